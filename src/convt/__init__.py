@@ -1,0 +1,18 @@
+"""convt: fast, exact transposed convolution on NumPy arrays.
+
+Float32 ``conv_transpose1d/2d/3d`` and ``ConvTranspose1d/2d/3d`` with PyTorch's semantics,
+computed by a Cython/OpenMP engine with AVX2/FMA kernels chosen at import (``CONVT_ISA=portable``
+forces the portable kernels).
+"""
+
+from ._engine import isa, max_threads, openmp_enabled
+from .functional import conv_transpose1d, conv_transpose2d, conv_transpose3d
+from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+    "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "isa", "max_threads", "openmp_enabled", "__version__",
+]

@@ -1,0 +1,35 @@
+"""``python -m convt bench [...]`` runs the benchmark; ``python -m convt info`` describes the build."""
+
+import sys
+
+
+def info():
+    import numpy as np
+
+    from . import __version__, _engine
+    isa, why = _engine.isa()
+    print(f"convt {__version__} (numpy {np.__version__})")
+    print(f"kernel variant: {isa} ({why})")
+    print(f"OpenMP: {'enabled' if _engine.openmp_enabled() else 'not compiled in (serial)'}; "
+          f"default threads: {_engine.max_threads()}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    cmd, rest = argv[0], argv[1:]
+    if cmd == "bench":
+        from . import _bench
+        _bench.main(rest)
+    elif cmd == "info":
+        info()
+    else:
+        print(f"unknown command {cmd!r}; use 'bench' or 'info'", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

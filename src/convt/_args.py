@@ -1,0 +1,294 @@
+"""Argument checking and normalisation, shared by every dimension and dtype.
+
+The one place where parameters are turned into tuples, shapes are computed and bad input is
+rejected with an error naming the argument, its value and what is allowed.  Everything past
+this module trusts its inputs.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+# Largest number of output elements we agree to allocate (8 bytes each fits in 2**63).
+MAX_ELEMENTS = 1 << 60
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+def as_int(value, name: str) -> int:
+    """An integer argument; bools, floats and strings are TypeErrors."""
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    return operator.index(value)
+
+
+def ntuple(value, n: int, name: str) -> tuple[int, ...]:
+    """Normalise an int or a length-n sequence of ints to an n-tuple."""
+    if _is_int(value):
+        return (operator.index(value),) * n
+    if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        items = list(value)
+        if len(items) != n:
+            raise ValueError(
+                f"{name} must be an int or a tuple of {n} ints for a {n}-d transposed "
+                f"convolution, got {tuple(items)!r} ({len(items)} entries)")
+        for v in items:
+            if not _is_int(v):
+                raise TypeError(f"{name} must contain ints, got {tuple(items)!r}")
+        return tuple(operator.index(v) for v in items)
+    raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Normalised hyper-parameters of one n-d transposed convolution."""
+
+    nd: int
+    stride: tuple
+    padding: tuple
+    output_padding: tuple
+    dilation: tuple
+    groups: int
+
+    def output_spatial_unchecked(self, in_spatial, kernel, output_padding) -> tuple[int, ...]:
+        """O = (I - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1."""
+        return tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in
+                     zip(in_spatial, self.stride, self.padding, self.dilation, kernel,
+                         output_padding))
+
+    def output_spatial(self, in_spatial, kernel, output_padding=None) -> tuple[int, ...]:
+        """The output's spatial shape; an error when any size is not positive."""
+        op = self.output_padding if output_padding is None else output_padding
+        out = self.output_spatial_unchecked(in_spatial, kernel, op)
+        if any(o <= 0 for o in out):
+            raise ValueError(
+                f"the output would have spatial size {out} for input size {tuple(in_spatial)}, "
+                f"kernel {tuple(kernel)}, stride {self.stride}, padding {self.padding}, "
+                f"dilation {self.dilation}, output_padding {op}; every size must be positive "
+                f"(reduce padding or enlarge the input)")
+        return out
+
+
+def make_geometry(nd, stride, padding, output_padding, dilation, groups) -> Geometry:
+    """Check and normalise the hyper-parameters shared by functional and module APIs."""
+    stride = ntuple(stride, nd, "stride")
+    padding = ntuple(padding, nd, "padding")
+    output_padding = ntuple(output_padding, nd, "output_padding")
+    dilation = ntuple(dilation, nd, "dilation")
+    groups = as_int(groups, "groups")
+    if any(s <= 0 for s in stride):
+        raise ValueError(f"stride must be positive, got {stride}")
+    if any(d <= 0 for d in dilation):
+        raise ValueError(f"dilation must be positive, got {dilation}")
+    if any(p < 0 for p in padding):
+        raise ValueError(f"padding must be non-negative, got {padding}")
+    check_output_padding(output_padding, stride, dilation)
+    if groups <= 0:
+        raise ValueError(f"groups must be a positive int, got {groups}")
+    return Geometry(nd, stride, padding, output_padding, dilation, groups)
+
+
+def check_output_padding(output_padding, stride, dilation) -> None:
+    for o, s, d in zip(output_padding, stride, dilation):
+        if o < 0 or o >= max(s, d):
+            raise ValueError(
+                f"output_padding must be non-negative and smaller than max(stride, dilation) "
+                f"in each dimension, got output_padding={tuple(output_padding)} with "
+                f"stride={tuple(stride)}, dilation={tuple(dilation)}")
+
+
+def check_kernel_size(kernel, nd) -> tuple[int, ...]:
+    kernel = ntuple(kernel, nd, "kernel_size")
+    if any(k <= 0 for k in kernel):
+        raise ValueError(f"kernel_size must be positive, got {kernel}")
+    return kernel
+
+
+def check_channels(in_channels, out_channels, groups) -> tuple[int, int]:
+    in_channels = as_int(in_channels, "in_channels")
+    out_channels = as_int(out_channels, "out_channels")
+    if in_channels <= 0:
+        raise ValueError(f"in_channels must be positive, got {in_channels}")
+    if out_channels <= 0:
+        raise ValueError(f"out_channels must be positive, got {out_channels}")
+    if in_channels % groups:
+        raise ValueError(f"in_channels ({in_channels}) must be divisible by groups ({groups})")
+    if out_channels % groups:
+        raise ValueError(f"out_channels ({out_channels}) must be divisible by groups ({groups})")
+    return in_channels, out_channels
+
+
+def check_padding_mode(padding_mode) -> str:
+    if padding_mode != "zeros":
+        raise ValueError(
+            f"padding_mode must be 'zeros' for transposed convolution, got {padding_mode!r}")
+    return padding_mode
+
+
+def check_num_threads(num_threads) -> int | None:
+    if num_threads is None:
+        return None
+    n = as_int(num_threads, "num_threads")
+    if n <= 0:
+        raise ValueError(f"num_threads must be a positive int or None, got {n}")
+    return n
+
+
+# ----------------------------------------------------------------------------- float arrays
+def as_float32(value, name: str) -> np.ndarray:
+    """An array-like of real floats as float32 (float16/float64 converted, no copy if float32).
+
+    Integer, bool, complex and object data are TypeErrors: silently converting them hides
+    mistakes such as passing quantized integers to the float operator.
+    """
+    arr = np.asarray(value)
+    if arr.dtype == np.float32:
+        return arr
+    if arr.dtype.kind != "f":
+        raise TypeError(
+            f"{name} must hold real floating-point values (float16, float32 or float64), "
+            f"got dtype {arr.dtype}")
+    return arr.astype(np.float32)
+
+
+def split_batch(x: np.ndarray, nd: int, name: str = "input") -> tuple[np.ndarray, bool]:
+    """Return a batched (N, C, *spatial) view and whether the input was batched."""
+    if x.ndim == nd + 2:
+        return x, True
+    if x.ndim == nd + 1:
+        return x[None], False
+    raise ValueError(
+        f"{name} must have {nd + 1} (unbatched: C, {spatial_names(nd)}) or {nd + 2} "
+        f"(batched: N, C, {spatial_names(nd)}) dimensions for a {nd}-d transposed "
+        f"convolution, got shape {x.shape}")
+
+
+def spatial_names(nd: int) -> str:
+    return ", ".join(("D", "H", "W")[3 - nd:])
+
+
+def check_input_spatial(x: np.ndarray, name: str = "input") -> None:
+    if any(s == 0 for s in x.shape[2:]):
+        raise ValueError(f"{name} has an empty spatial dimension: shape {x.shape}")
+
+
+def normalise_weight(w: np.ndarray, nd: int, groups: int, in_channels: int) -> np.ndarray:
+    """Weight as (C_in, C_out/groups, *kernel); MegEngine's (groups, C_in/g, C_out/g, *k) too."""
+    if w.ndim == nd + 3:
+        if w.shape[0] != groups:
+            raise ValueError(
+                f"weight of shape {w.shape} looks like the grouped layout (groups, C_in/groups, "
+                f"C_out/groups, *kernel) but its first dimension {w.shape[0]} != groups ({groups})")
+        w = w.reshape((w.shape[0] * w.shape[1],) + w.shape[2:])
+    if w.ndim != nd + 2:
+        raise ValueError(
+            f"weight must have shape (C_in, C_out/groups, *kernel) with {nd} kernel dimensions "
+            f"({nd + 2} in all) or (groups, C_in/groups, C_out/groups, *kernel), "
+            f"got shape {w.shape}")
+    if w.shape[0] != in_channels:
+        raise ValueError(
+            f"weight has {w.shape[0]} input channels (shape {w.shape}) but input has "
+            f"{in_channels} channels")
+    if any(s == 0 for s in w.shape[1:]):
+        raise ValueError(f"weight has an empty dimension: shape {w.shape}")
+    if in_channels % groups:
+        raise ValueError(f"input channels ({in_channels}) must be divisible by groups ({groups})")
+    return w
+
+
+def normalise_bias(b, out_channels: int, nd: int) -> np.ndarray | None:
+    """Bias as (C_out,) float32; (1, C_out, 1, ...) is accepted as well."""
+    if b is None:
+        return None
+    b = as_float32(b, "bias")
+    if b.shape == (out_channels,):
+        return np.ascontiguousarray(b)
+    if b.shape == (1, out_channels) + (1,) * nd:
+        return np.ascontiguousarray(b.reshape(out_channels))
+    raise ValueError(
+        f"bias must have shape ({out_channels},) (or (1, {out_channels}{', 1' * nd})) "
+        f"for {out_channels} output channels, got shape {b.shape}")
+
+
+def check_out(out, shape: tuple, dtype, *inputs) -> np.ndarray:
+    """Validate a user-supplied ``out=`` array."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, expected {tuple(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {np.dtype(dtype)}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    for a in inputs:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError("out must not overlap the input, weight or bias")
+    return out
+
+
+def check_alloc(shape: tuple, name: str = "output") -> None:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"the {name} would have shape {tuple(shape)} ({n} elements): too large")
+
+
+# ----------------------------------------------------------------------------- output_size
+def output_padding_for_size(output_size, nd: int, batched: bool, in_spatial, kernel,
+                            geom: Geometry, out_channels: int | None = None,
+                            batch: int | None = None) -> tuple[int, ...]:
+    """The output_padding that makes the output spatial size equal ``output_size``.
+
+    ``output_size`` may be the spatial sizes only, or the whole output shape (N, C, *spatial),
+    or (C, *spatial) for unbatched input.  As in PyTorch, the reachable sizes for each
+    dimension go from the size with output_padding 0 to that plus stride - 1.
+    """
+    if _is_int(output_size):
+        output_size = (output_size,)
+    if not isinstance(output_size, (tuple, list)) and not (
+            isinstance(output_size, np.ndarray) and output_size.ndim == 1):
+        raise TypeError(f"output_size must be a tuple of ints, got {output_size!r}")
+    sizes = list(output_size)
+    for v in sizes:
+        if not _is_int(v):
+            raise TypeError(f"output_size must contain ints, got {tuple(sizes)!r}")
+    sizes = [operator.index(v) for v in sizes]
+    lead = 2 if batched else 1
+    if len(sizes) == nd + lead:
+        head, sizes = sizes[:lead], sizes[lead:]
+        expect = ([batch] if batched else []) + [out_channels]
+        for h, e, what in zip(head, expect, (["batch size"] if batched else []) + ["channels"]):
+            if e is not None and h != e:
+                raise ValueError(
+                    f"output_size {tuple(output_size)} has {what} {h}, but the output has {e}")
+    if len(sizes) != nd:
+        raise ValueError(
+            f"output_size must have {nd} (spatial) or {nd + lead} entries, got "
+            f"{tuple(output_size)} ({len(output_size)} entries)")
+    if any(s <= 0 for s in sizes):
+        raise ValueError(f"output_size must be positive, got {tuple(sizes)}")
+    zero = geom.output_spatial_unchecked(in_spatial, kernel, (0,) * nd)
+    result = []
+    for d in range(nd):
+        lo, hi = zero[d], zero[d] + geom.stride[d] - 1
+        if not lo <= sizes[d] <= hi:
+            raise ValueError(
+                f"requested an output size of {tuple(sizes)}, but valid sizes range from "
+                f"{tuple(zero)} to {tuple(z + s - 1 for z, s in zip(zero, geom.stride))} "
+                f"(for an input of {tuple(in_spatial)})")
+        result.append(sizes[d] - lo)
+    return tuple(result)
+
+
+def pad3(t: tuple, fill: int) -> tuple[int, int, int]:
+    """Prefix an n-tuple (n <= 3) with ``fill`` to 3 entries (leading unit dimensions)."""
+    return (fill,) * (3 - len(t)) + tuple(t)

@@ -1,0 +1,304 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled engine: kernel selection, weight packing and the parallel task loop.
+
+Arguments arrive validated and normalised by :mod:`convt._args` (3 spatial dimensions,
+float32, C-contiguous); nothing here checks them again.
+"""
+
+import os
+import time
+import warnings
+
+import numpy as np
+
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange, parallel, threadid
+
+from convt._plan import MR, make_phases, make_schedule, PARALLEL_MIN_MACS
+
+
+cdef extern from "convt/threads.h" nogil:
+    int convt_openmp_enabled()
+    int convt_max_threads()
+
+cdef extern from "convt/cpu.h" nogil:
+    int convt_cpu_has_avx2_fma()
+    int CONVT_HAVE_AVX2_KERNELS
+
+cdef extern from "convt/peak.h" nogil:
+    float convt_peak_fma_portable(int64_t iters)
+    float convt_peak_fma_avx2(int64_t iters)
+
+cdef extern from "convt/subconv.h" nogil:
+    ctypedef void (*convt_f32_ukr_fn)(int64_t kc, const float *a, const float *b, float *c,
+                                      int64_t ldc, int accumulate, int mr) noexcept nogil
+    void convt_f32_ukr_portable(int64_t, const float *, const float *, float *, int64_t, int, int)
+    void convt_f32_ukr_avx2(int64_t, const float *, const float *, float *, int64_t, int, int)
+
+    ctypedef struct convt_geom:
+        int64_t batch, cin, cout, groups, cig, cog
+        int64_t in_shape[3]
+        int64_t out_shape[3]
+        int64_t stride[3]
+        int64_t in_size, out_size
+        int64_t kc, nc
+        int64_t a_group_stride
+
+    ctypedef struct convt_phase:
+        int64_t ntaps
+        int64_t residue[3]
+        int64_t mcount[3]
+        int64_t ncols
+        int64_t a_offset
+        const int64_t *delta
+        const int64_t *kidx
+
+    ctypedef struct convt_workspace:
+        pass
+
+    int64_t convt_workspace_bytes(int64_t kc, int64_t mc, int64_t nc)
+    void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kc, int64_t mc, int64_t nc)
+    void convt_subconv_task(const convt_geom *G, const convt_phase *phases, const float *apack,
+                            const float *x, const float *bias, float *out, const int64_t *task,
+                            convt_workspace *ws, convt_f32_ukr_fn ukr)
+    void convt_pack_a(const float *w, int64_t groups, int64_t cig, int64_t cog, int64_t ksize,
+                      const convt_phase *phases, int64_t nphases, int64_t a_group_stride,
+                      float *apack)
+
+
+# ----------------------------------------------------------------------------- ISA dispatch
+ISA_ENV = "CONVT_ISA"
+_ISA_CHOICES = ("auto", "avx2", "portable")
+
+cdef convt_f32_ukr_fn _ukr_f32 = convt_f32_ukr_portable
+_isa = "portable"
+_isa_reason = ""
+
+
+def _select_isa():
+    """Pick the kernel variant once, at import: the best the CPU supports unless forced."""
+    global _ukr_f32, _isa, _isa_reason
+    request = os.environ.get(ISA_ENV, "auto").strip().lower() or "auto"
+    if request not in _ISA_CHOICES:
+        warnings.warn(f"{ISA_ENV}={request!r} is not one of {_ISA_CHOICES}; using 'auto'",
+                      RuntimeWarning, stacklevel=2)
+        request = "auto"
+    have_avx2 = bool(CONVT_HAVE_AVX2_KERNELS) and bool(convt_cpu_has_avx2_fma())
+    if request == "portable":
+        _isa, _isa_reason = "portable", f"forced by {ISA_ENV}=portable"
+    elif have_avx2:
+        _isa = "avx2"
+        _isa_reason = (f"forced by {ISA_ENV}=avx2" if request == "avx2"
+                       else "CPU and OS support AVX2 and FMA")
+    else:
+        if request == "avx2":
+            warnings.warn(f"{ISA_ENV}=avx2 but this CPU/build lacks AVX2+FMA; using 'portable'",
+                          RuntimeWarning, stacklevel=2)
+        _isa = "portable"
+        _isa_reason = ("AVX2 kernels not built for this architecture"
+                       if not CONVT_HAVE_AVX2_KERNELS else "CPU or OS lacks AVX2/FMA")
+    if _isa == "avx2":
+        _ukr_f32 = convt_f32_ukr_avx2
+    else:
+        _ukr_f32 = convt_f32_ukr_portable
+
+
+_select_isa()
+
+
+def isa():
+    """Name of the kernel variant in use (``'avx2'`` or ``'portable'``) and why."""
+    return _isa, _isa_reason
+
+
+def openmp_enabled():
+    """True when the extension was compiled with OpenMP."""
+    return bool(convt_openmp_enabled())
+
+
+def max_threads():
+    """OpenMP's default team size in the calling thread (honours OMP_NUM_THREADS, threadpoolctl)."""
+    return convt_max_threads()
+
+
+# ----------------------------------------------------------------------------- packed weights
+cdef class _PhaseTable:
+    """C view of the phase tables of a PackedWeight for one output shape."""
+    cdef convt_phase *phases
+    cdef int64_t nphases
+    cdef object keep  # arrays whose memory the pointers refer to
+
+    def __cinit__(self):
+        self.phases = NULL
+
+    def __dealloc__(self):
+        free(self.phases)
+
+
+cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog):
+    cdef _PhaseTable tab = _PhaseTable()
+    cdef int64_t P = len(ph.residue), p, a, nq = (cog + MR - 1) // MR
+    cdef const int64_t[:, ::1] residue = ph.residue
+    cdef const int64_t[::1] tap_start = ph.tap_start
+    cdef const int64_t[:, ::1] delta = ph.delta if len(ph.delta) else np.zeros((1, 3), np.int64)
+    cdef const int64_t[::1] kidx = ph.kidx if len(ph.kidx) else np.zeros(1, np.int64)
+    cdef const int64_t[:, ::1] mc = mcount
+    cdef int64_t aoff = 0
+    tab.keep = (delta, kidx)
+    tab.nphases = P
+    tab.phases = <convt_phase *>malloc(max(P, 1) * sizeof(convt_phase))
+    if tab.phases == NULL:
+        raise MemoryError()
+    for p in range(P):
+        tab.phases[p].ntaps = tap_start[p + 1] - tap_start[p]
+        tab.phases[p].ncols = 0
+        for a in range(3):
+            tab.phases[p].residue[a] = residue[p, a]
+            tab.phases[p].mcount[a] = mc[p, a]
+        tab.phases[p].a_offset = aoff
+        aoff += nq * MR * cig * tab.phases[p].ntaps
+        tab.phases[p].delta = &delta[tap_start[p], 0] if tab.phases[p].ntaps else &delta[0, 0]
+        tab.phases[p].kidx = &kidx[tap_start[p]] if tab.phases[p].ntaps else &kidx[0]
+    return tab
+
+
+class PackedWeight:
+    """Weights packed once for one geometry: per (group, stride phase) GEMM panels.
+
+    Built from a float32 weight of shape ``(C_in, C_out/groups, KD, KH, KW)`` (1-D and 2-D
+    kernels carry unit dimensions) and the 3-D stride, padding and dilation; reused for any
+    input size.
+    """
+
+    def __init__(self, weight, stride, padding, dilation, groups):
+        weight = np.ascontiguousarray(weight, dtype=np.float32)
+        cin, cog = weight.shape[0], weight.shape[1]
+        self.kernel = tuple(int(k) for k in weight.shape[2:])
+        self.stride = tuple(stride)
+        self.padding = tuple(padding)
+        self.dilation = tuple(dilation)
+        self.groups = int(groups)
+        self.cig = cin // self.groups
+        self.cog = cog
+        self.phases = make_phases(self.kernel, self.stride, self.padding, self.dilation)
+        nq = (cog + MR - 1) // MR
+        self.a_group_stride = nq * MR * self.cig * len(self.phases.kidx)
+        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.float32)
+        dummy = np.ones((len(self.phases.residue), 3), dtype=np.int64)
+        cdef _PhaseTable tab = _phase_table(self.phases, dummy, self.cig, cog)
+        cdef const float[::1] wv = weight.reshape(-1)
+        cdef float[::1] av = self.apack
+        cdef int64_t ksize = int(np.prod(self.kernel))
+        cdef int64_t g = self.groups, cig = self.cig, cog_ = cog, ags = self.a_group_stride
+        with nogil:
+            convt_pack_a(&wv[0], g, cig, cog_, ksize, tab.phases, tab.nphases, ags, &av[0])
+
+
+# ----------------------------------------------------------------------------- execution
+def conv_transpose_f32(pw, x, bias, out, num_threads):
+    """out[...] = conv_transpose(x) with packed weights ``pw``; 5-D C-contiguous float32.
+
+    ``x`` is (N, C_in, D, H, W), ``out`` (N, C_out, OD, OH, OW) and is fully overwritten;
+    ``bias`` is (C_out,) float32 or None.  ``num_threads`` >= 1.
+    """
+    cdef convt_geom G
+    cdef int a
+    G.batch, G.cin = x.shape[0], x.shape[1]
+    G.cout = out.shape[1]
+    G.groups, G.cig, G.cog = pw.groups, pw.cig, pw.cog
+    for a in range(3):
+        G.in_shape[a] = x.shape[2 + a]
+        G.out_shape[a] = out.shape[2 + a]
+        G.stride[a] = pw.stride[a]
+    G.in_size = G.in_shape[0] * G.in_shape[1] * G.in_shape[2]
+    G.out_size = G.out_shape[0] * G.out_shape[1] * G.out_shape[2]
+    G.a_group_stride = pw.a_group_stride
+    if G.batch == 0:
+        return out
+
+    sched = make_schedule(pw.phases, G.batch, G.groups, G.cig, G.cog, out.shape[2:], pw.stride)
+    G.kc, G.nc = sched.kc, sched.nc
+    cdef _PhaseTable tab = _phase_table(pw.phases, sched.mcount, G.cig, G.cog)
+    cdef const int64_t[:, ::1] tasks = sched.tasks
+    cdef int64_t ntasks = tasks.shape[0], t
+    cdef int nthreads = max(1, min(int(num_threads), ntasks))
+    if sched.macs < PARALLEL_MIN_MACS:
+        nthreads = 1
+
+    cdef int64_t mc = sched.mc
+    cdef int64_t wsbytes = (convt_workspace_bytes(G.kc, mc, G.nc) + 63) // 64 * 64
+    scratch = np.empty(nthreads * wsbytes + 64, dtype=np.uint8)
+    cdef unsigned char[::1] sv = scratch
+    cdef char *base = <char *>&sv[0]
+    base += (64 - (<size_t>base) % 64) % 64
+    cdef convt_workspace *wss = <convt_workspace *>malloc(nthreads * sizeof(convt_workspace))
+    if wss == NULL:
+        raise MemoryError()
+    for a in range(nthreads):
+        convt_workspace_init(&wss[a], base + a * wsbytes, G.kc, mc, G.nc)
+
+    cdef const float[::1] xv = x.reshape(-1)
+    cdef float[::1] ov = out.reshape(-1)
+    cdef const float[::1] av = pw.apack
+    cdef const float[::1] bv
+    cdef const float *bp = NULL
+    if bias is not None:
+        bv = bias
+        bp = &bv[0]
+    cdef convt_f32_ukr_fn ukr = _ukr_f32
+    cdef const float *xp = &xv[0]
+    cdef float *op = &ov[0]
+    cdef const float *ap = &av[0]
+    try:
+        with nogil:
+            if nthreads == 1:
+                for t in range(ntasks):
+                    convt_subconv_task(&G, tab.phases, ap, xp, bp, op, &tasks[t, 0], &wss[0], ukr)
+            else:
+                for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
+                    convt_subconv_task(&G, tab.phases, ap, xp, bp, op, &tasks[t, 0],
+                                       &wss[threadid()], ukr)
+    finally:
+        free(wss)
+    return out
+
+
+# ----------------------------------------------------------------------------- peak probe
+def peak_probe_f32(double seconds=0.25, int num_threads=0):
+    """Measured fp32 FMA peak of this machine in GFLOP/s with ``num_threads`` threads.
+
+    Runs 12 independent 8-lane FMA chains per thread (the AVX2 variant when the CPU has it),
+    all threads at once, and returns the best of three timed runs.
+    """
+    cdef int n = num_threads if num_threads > 0 else convt_max_threads()
+    cdef int64_t iters = 1 << 16
+    cdef int i
+    cdef float sink = 0
+    cdef bint use_avx2 = _isa == "avx2"
+    best = 0.0
+    while True:  # calibrate: grow iters until one run takes a reasonable time
+        t0 = time.perf_counter()
+        with nogil:
+            for i in prange(n, num_threads=n, schedule="static", chunksize=1):
+                if use_avx2:
+                    sink += convt_peak_fma_avx2(iters)
+                else:
+                    sink += convt_peak_fma_portable(iters)
+        dt = time.perf_counter() - t0
+        if dt > seconds / 4 or iters > (1 << 40):
+            break
+        iters *= 4
+    for _ in range(3):
+        t0 = time.perf_counter()
+        with nogil:
+            for i in prange(n, num_threads=n, schedule="static", chunksize=1):
+                if use_avx2:
+                    sink += convt_peak_fma_avx2(iters)
+                else:
+                    sink += convt_peak_fma_portable(iters)
+        dt = time.perf_counter() - t0
+        best = max(best, n * iters * 12 * 8 * 2 / dt / 1e9)
+    if sink == 12345.0:  # keep the result alive
+        print("")
+    return best

@@ -1,0 +1,126 @@
+"""Functional float32 transposed convolution: ``conv_transpose1d/2d/3d``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _args, _engine
+
+__all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+
+
+def pack_weight(weight: np.ndarray, geom: _args.Geometry) -> _engine.PackedWeight:
+    """Pack a normalised (C_in, C_out/groups, *kernel) float32 weight for ``geom``."""
+    w5 = weight.reshape(weight.shape[:2] + _args.pad3(weight.shape[2:], 1))
+    return _engine.PackedWeight(w5, _args.pad3(geom.stride, 1), _args.pad3(geom.padding, 0),
+                                _args.pad3(geom.dilation, 1), geom.groups)
+
+
+def run(packed, xb: np.ndarray, batched: bool, bias, out_channels: int, out_spatial: tuple,
+        out, num_threads, keep_apart=()) -> np.ndarray:
+    """Allocate (or check) the output and run the engine on a batched float32 input view."""
+    threads = _args.check_num_threads(num_threads) or _engine.max_threads()
+    shape = (xb.shape[0], out_channels) + tuple(out_spatial)
+    _args.check_alloc(shape)
+    final_shape = shape if batched else shape[1:]
+    if out is None:
+        result = np.empty(final_shape, dtype=np.float32)
+    else:
+        result = _args.check_out(out, final_shape, np.float32, xb, bias, *keep_apart)
+    x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
+    o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
+    _engine.conv_transpose_f32(packed, x5, bias, o5, threads)
+    return result
+
+
+def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    out, num_threads):
+    geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
+    xb, batched = _args.split_batch(_args.as_float32(input, "input"), nd)
+    _args.check_input_spatial(xb)
+    w = _args.normalise_weight(_args.as_float32(weight, "weight"), nd, geom.groups, xb.shape[1])
+    out_channels = w.shape[1] * geom.groups
+    b = _args.normalise_bias(bias, out_channels, nd)
+    out_spatial = geom.output_spatial(xb.shape[2:], w.shape[2:])
+    return run(pack_weight(w, geom), xb, batched, b, out_channels, out_spatial, out,
+               num_threads, keep_apart=(w,))
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    input : array_like
+        ``({shape})`` batched or ``({ushape})`` unbatched.  float32 is used as is; float16 and
+        float64 are converted to float32 (computation is float32); integer, bool and complex
+        input is a ``TypeError``.  Any strides: a contiguous copy is made only when needed.
+    weight : array_like
+        ``(C_in, C_out/groups, {kshape})``, PyTorch's layout.  MegEngine's grouped layout
+        ``(groups, C_in/groups, C_out/groups, {kshape})`` is accepted as well.
+    bias : array_like, optional
+        ``(C_out,)`` (or ``(1, C_out, {ones})``).
+    stride, padding, output_padding, dilation : int or tuple of {nd} ints
+        As in PyTorch.  ``output_padding`` adds rows on one side of each dimension (they get
+        only the bias) and must be smaller than ``max(stride, dilation)``.
+    groups : int
+        Split input and output channels into this many independent groups.
+    out : numpy.ndarray, optional
+        C-contiguous float32 array of the output's shape to write into.
+    num_threads : int, optional
+        OpenMP threads; ``None`` uses OpenMP's default (``OMP_NUM_THREADS``, threadpoolctl).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, ``(N, C_out, {oshape})`` (or without ``N`` for unbatched input), where
+        ``O = (I - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1``.
+        The result is bitwise identical for every thread count.
+"""
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, out=None, num_threads=None):
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, out, num_threads)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, out=None, num_threads=None):
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, out, num_threads)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, out=None, num_threads=None):
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, out, num_threads)
+
+
+def _doc(nd, example):
+    sp = _args.spatial_names(nd)
+    ks = ", ".join(f"k{c}" for c in sp.replace(", ", ""))
+    return (f"{nd}-D transposed convolution (\"deconvolution\") of float32 data, as "
+            f"``torch.nn.functional.conv_transpose{nd}d``.\n"
+            + _PARAMS_DOC.format(shape=f"N, C_in, {sp}", ushape=f"C_in, {sp}", kshape=ks,
+                                 ones=", ".join(["1"] * nd), nd=nd,
+                                 oshape=", ".join(f"O{c}" for c in sp.replace(", ", "")))
+            + "\n    Examples\n    --------\n" + example)
+
+
+conv_transpose1d.__doc__ = _doc(1, """    >>> import numpy as np, convt
+    >>> x = np.ones((1, 4, 10), np.float32)
+    >>> w = np.ones((4, 2, 3), np.float32)
+    >>> convt.conv_transpose1d(x, w, stride=2).shape
+    (1, 2, 21)
+""")
+conv_transpose2d.__doc__ = _doc(2, """    >>> import numpy as np, convt
+    >>> x = np.ones((1, 8, 16, 16), np.float32)
+    >>> w = np.ones((8, 4, 4, 4), np.float32)
+    >>> convt.conv_transpose2d(x, w, stride=2, padding=1).shape
+    (1, 4, 32, 32)
+""")
+conv_transpose3d.__doc__ = _doc(3, """    >>> import numpy as np, convt
+    >>> x = np.ones((4, 5, 6, 7), np.float32)          # unbatched (C, D, H, W)
+    >>> w = np.ones((4, 3, 2, 2, 2), np.float32)
+    >>> convt.conv_transpose3d(x, w, stride=2).shape
+    (3, 10, 12, 14)
+""")

@@ -1,0 +1,223 @@
+"""Float32 transposed-convolution layers: ``ConvTranspose1d/2d/3d``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _args
+from .functional import pack_weight, run
+
+__all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+
+
+class _ConvTransposeNd:
+    """Shared implementation; subclasses fix ``_nd``."""
+
+    _nd = 0
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", *,
+                 rng=None):
+        nd = self._nd
+        self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
+        self.kernel_size = _args.check_kernel_size(kernel_size, nd)
+        self.in_channels, self.out_channels = _args.check_channels(
+            in_channels, out_channels, self._geom.groups)
+        self.padding_mode = _args.check_padding_mode(padding_mode)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        # PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) reduces to U(-1/sqrt(fan_in),
+        # 1/sqrt(fan_in)) with fan_in = weight.shape[1] * prod(kernel) = C_out/groups * prod(k).
+        gen = np.random.default_rng(rng)
+        cog = self.out_channels // self.groups
+        bound = 1.0 / math.sqrt(cog * math.prod(self.kernel_size))
+        self.weight = gen.uniform(-bound, bound,
+                                  (self.in_channels, cog) + self.kernel_size).astype(np.float32)
+        self.bias = (gen.uniform(-bound, bound, self.out_channels).astype(np.float32)
+                     if bias else None)
+
+    # -- hyper-parameters (read-only: the packed weights depend on them) ---------------------
+    stride = property(lambda self: self._geom.stride)
+    padding = property(lambda self: self._geom.padding)
+    output_padding = property(lambda self: self._geom.output_padding)
+    dilation = property(lambda self: self._geom.dilation)
+    groups = property(lambda self: self._geom.groups)
+
+    # -- parameters ------------------------------------------------------------------------
+    @property
+    def weight(self) -> np.ndarray:
+        """float32 ``(C_in, C_out/groups, *kernel_size)``, read-only.
+
+        Assign a new array to change it (it is copied and re-packed on the next call);
+        in-place writes are refused so the packed copy can never go stale.
+        """
+        return self._weight
+
+    @weight.setter
+    def weight(self, value):
+        w = _args.as_float32(value, "weight")
+        expect = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        if w.shape != expect:
+            raise ValueError(f"weight must have shape {expect}, got {w.shape}")
+        w = np.array(w, dtype=np.float32, order="C", copy=True)
+        w.flags.writeable = False
+        self._weight = w
+        self._packed = None
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """float32 ``(C_out,)`` or None, read-only (assign a new array to change it)."""
+        return self._bias
+
+    @bias.setter
+    def bias(self, value):
+        if value is None:
+            self._bias = None
+            return
+        b = _args.as_float32(value, "bias")
+        if b.shape != (self.out_channels,):
+            raise ValueError(f"bias must have shape ({self.out_channels},), got {b.shape}")
+        b = np.array(b, dtype=np.float32, copy=True)
+        b.flags.writeable = False
+        self._bias = b
+
+    def _packed_weight(self):
+        if self._packed is None:
+            self._packed = pack_weight(self._weight, self._geom)
+        return self._packed
+
+    # -- forward ---------------------------------------------------------------------------
+    def __call__(self, input, output_size=None, *, out=None, num_threads=None) -> np.ndarray:
+        """Apply the layer.
+
+        Parameters
+        ----------
+        input : array_like
+            ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``; float16/float64 are
+            converted to float32.
+        output_size : tuple of int, optional
+            Wanted output size, spatial only or the whole shape; picks ``output_padding`` per
+            dimension among the sizes reachable with this stride (as PyTorch's).
+        out : numpy.ndarray, optional
+            C-contiguous float32 array of the output's shape to write into.
+        num_threads : int, optional
+            OpenMP threads (default: OpenMP's default).
+        """
+        nd = self._nd
+        xb, batched = _args.split_batch(_args.as_float32(input, "input"), nd)
+        _args.check_input_spatial(xb)
+        if xb.shape[1] != self.in_channels:
+            raise ValueError(f"input has {xb.shape[1]} channels (shape {np.shape(input)}), "
+                             f"expected in_channels={self.in_channels}")
+        if output_size is None:
+            op = self.output_padding
+        else:
+            op = _args.output_padding_for_size(output_size, nd, batched, xb.shape[2:],
+                                               self.kernel_size, self._geom, self.out_channels,
+                                               xb.shape[0])
+        out_spatial = self._geom.output_spatial(xb.shape[2:], self.kernel_size, op)
+        return run(self._packed_weight(), xb, batched, self._bias, self.out_channels,
+                   out_spatial, out, num_threads, keep_apart=(self._weight,))
+
+    forward = __call__
+
+    def extra_repr(self) -> str:
+        nd = self._nd
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * nd:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self._bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+    @classmethod
+    def from_torch(cls, module):
+        """Copy a ``torch.nn.ConvTranspose{n}d`` (weights, bias, hyper-parameters)."""
+        m = cls(module.in_channels, module.out_channels, module.kernel_size,
+                stride=module.stride, padding=module.padding,
+                output_padding=module.output_padding, groups=module.groups,
+                bias=module.bias is not None, dilation=module.dilation,
+                padding_mode=module.padding_mode)
+        m.weight = module.weight.detach().cpu().numpy()
+        if module.bias is not None:
+            m.bias = module.bias.detach().cpu().numpy()
+        return m
+
+
+def _module_doc(nd, example):
+    sp = _args.spatial_names(nd)
+    return f"""{nd}-D transposed convolution layer, as ``torch.nn.ConvTranspose{nd}d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of input and output; both divisible by ``groups``.
+    kernel_size, stride, padding, output_padding, dilation : int or tuple of {nd} ints
+        As in PyTorch (``output_padding < max(stride, dilation)``).
+    groups : int
+        Number of channel groups.
+    bias : bool
+        Whether the layer has a bias.
+    padding_mode : str
+        Only ``'zeros'`` exists for transposed convolution.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for weight and bias
+        with ``fan_in = out_channels/groups * prod(kernel_size)``, as PyTorch.
+
+    Attributes
+    ----------
+    weight : numpy.ndarray
+        float32 ``(in_channels, out_channels/groups, *kernel_size)``.
+    bias : numpy.ndarray or None
+        float32 ``(out_channels,)``.
+
+    Input is ``(N, C_in, {sp})`` or unbatched ``(C_in, {sp})``.  Weights are packed once and
+    reused until ``weight`` is reassigned.
+
+    Examples
+    --------
+{example}"""
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    _nd = 1
+    __doc__ = _module_doc(1, """    >>> import numpy as np, convt
+    >>> m = convt.ConvTranspose1d(16, 33, 3, stride=2, rng=0)
+    >>> m(np.zeros((20, 16, 50), np.float32)).shape
+    (20, 33, 101)
+    >>> m
+    ConvTranspose1d(16, 33, kernel_size=(3,), stride=(2,))
+""")
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    _nd = 2
+    __doc__ = _module_doc(2, """    >>> import numpy as np, convt
+    >>> m = convt.ConvTranspose2d(16, 33, 3, stride=2, padding=1, rng=0)
+    >>> x = np.zeros((1, 16, 12, 12), np.float32)
+    >>> m(x, output_size=(1, 33, 24, 24)).shape
+    (1, 33, 24, 24)
+""")
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    _nd = 3
+    __doc__ = _module_doc(3, """    >>> import numpy as np, convt
+    >>> m = convt.ConvTranspose3d(16, 33, (3, 5, 2), stride=(2, 1, 1), padding=(0, 4, 2), rng=0)
+    >>> m(np.zeros((2, 16, 10, 50, 100), np.float32)).shape
+    (2, 33, 21, 46, 97)
+""")
