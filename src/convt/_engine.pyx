@@ -6,6 +6,7 @@ float32, C-contiguous); nothing here checks them again.
 """
 
 import os
+import threading
 import time
 import warnings
 
@@ -42,7 +43,8 @@ cdef extern from "convt/subconv.h" nogil:
         int64_t out_shape[3]
         int64_t stride[3]
         int64_t in_size, out_size
-        int64_t kc, nc
+        int64_t kc, mc, nc
+        int64_t kpanel
         int64_t a_group_stride
 
     ctypedef struct convt_phase:
@@ -57,8 +59,9 @@ cdef extern from "convt/subconv.h" nogil:
     ctypedef struct convt_workspace:
         pass
 
-    int64_t convt_workspace_bytes(int64_t kc, int64_t mc, int64_t nc)
-    void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kc, int64_t mc, int64_t nc)
+    int64_t convt_workspace_bytes(int64_t kpanel, int64_t sw, int64_t mc, int64_t nc)
+    void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kpanel, int64_t sw,
+                              int64_t mc, int64_t nc)
     void convt_subconv_task(const convt_geom *G, const convt_phase *phases, const float *apack,
                             const float *x, const float *bias, float *out, const int64_t *task,
                             convt_workspace *ws, convt_f32_ukr_fn ukr)
@@ -193,9 +196,37 @@ class PackedWeight:
         cdef int64_t g = self.groups, cig = self.cig, cog_ = cog, ags = self.a_group_stride
         with nogil:
             convt_pack_a(&wv[0], g, cig, cog_, ksize, tab.phases, tab.nphases, ags, &av[0])
+        self._schedules = {}
+
+    def schedule(self, batch, out_shape):
+        """(Schedule, phase table) for this batch and output shape, cached: a layer called
+        repeatedly on the same shapes plans once."""
+        key = (int(batch), tuple(out_shape))
+        hit = self._schedules.get(key)
+        if hit is None:
+            sched = make_schedule(self.phases, key[0], self.groups, self.cig, self.cog,
+                                  key[1], self.stride)
+            hit = (sched, _phase_table(self.phases, sched.mcount, self.cig, self.cog))
+            if len(self._schedules) >= 16:
+                self._schedules.clear()
+            self._schedules[key] = hit
+        return hit
 
 
 # ----------------------------------------------------------------------------- execution
+_scratch = threading.local()  # per calling thread: concurrent calls never share scratch
+
+
+def _get_scratch(nbytes):
+    """A reusable byte buffer of at least ``nbytes``: fresh multi-MB allocations cost page
+    faults and kernel zeroing on every call."""
+    buf = getattr(_scratch, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        _scratch.buf = buf
+    return buf
+
+
 def conv_transpose_f32(pw, x, bias, out, num_threads):
     """out[...] = conv_transpose(x) with packed weights ``pw``; 5-D C-contiguous float32.
 
@@ -217,18 +248,19 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
     if G.batch == 0:
         return out
 
-    sched = make_schedule(pw.phases, G.batch, G.groups, G.cig, G.cog, out.shape[2:], pw.stride)
-    G.kc, G.nc = sched.kc, sched.nc
-    cdef _PhaseTable tab = _phase_table(pw.phases, sched.mcount, G.cig, G.cog)
+    sched, tab_obj = pw.schedule(G.batch, out.shape[2:])
+    cdef _PhaseTable tab = tab_obj
+    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
     cdef const int64_t[:, ::1] tasks = sched.tasks
+    assert tasks.shape[1] == 7
     cdef int64_t ntasks = tasks.shape[0], t
     cdef int nthreads = max(1, min(int(num_threads), ntasks))
     if sched.macs < PARALLEL_MIN_MACS:
         nthreads = 1
 
-    cdef int64_t mc = sched.mc
-    cdef int64_t wsbytes = (convt_workspace_bytes(G.kc, mc, G.nc) + 63) // 64 * 64
-    scratch = np.empty(nthreads * wsbytes + 64, dtype=np.uint8)
+    cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
+    cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
+    scratch = _get_scratch(nthreads * wsbytes + 64)
     cdef unsigned char[::1] sv = scratch
     cdef char *base = <char *>&sv[0]
     base += (64 - (<size_t>base) % 64) % 64
@@ -236,7 +268,7 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
     if wss == NULL:
         raise MemoryError()
     for a in range(nthreads):
-        convt_workspace_init(&wss[a], base + a * wsbytes, G.kc, mc, G.nc)
+        convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, nph_max, G.mc, G.nc)
 
     cdef const float[::1] xv = x.reshape(-1)
     cdef float[::1] ov = out.reshape(-1)

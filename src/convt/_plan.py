@@ -17,10 +17,19 @@ import numpy as np
 # output positions.
 MR = 6
 NR = 16
-# Cache blocking: a KC x NC packed input block (L2), MC x KC weights streamed per block.
+# Cache blocking.  A task packs its input panel (K x NC, K = taps * C_in/groups) once and sweeps
+# every output channel over it: MC channels at a time (their KC x MC weights stay in L2 while
+# the KC x NR input sliver sits in L1).  NC shrinks for long K so the panel stays near
+# PANEL_FLOATS, but not below NC_MIN columns (weights would be re-read for too few columns)
+# unless the panel would exceed PANEL_FLOATS_MAX.
 KC = 256
-MC_MAX = 132
-NC_MAX = 128
+MC = 132
+NC_MAX = 256
+NC_MIN = 64
+PANEL_FLOATS = 1 << 20
+PANEL_FLOATS_MAX = 1 << 22
+# Fewer tasks than this and output channels are split too, so both cores get work.
+MIN_TASKS = 8
 # Below this many multiply-adds a second thread costs more than it saves.
 PARALLEL_MIN_MACS = 1 << 18
 
@@ -83,42 +92,66 @@ def _even_blocks(total: int, max_block: int, align: int) -> list[tuple[int, int]
 
 @dataclass(frozen=True)
 class Schedule:
-    """Tasks (rows: group, phase, co0, co1, j0, j1), phase grids and workspace sizes."""
+    """Tasks (rows: group, first phase, phases, co0, co1, j0, j1), grids, workspace sizes."""
 
-    tasks: np.ndarray  # (ntasks, 6) int64
+    tasks: np.ndarray  # (ntasks, 7) int64
     mcount: np.ndarray  # (P, 3) int64
     kc: int
     mc: int
     nc: int
+    kpanel: int
     macs: int
 
 
 def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) -> Schedule:
+    """Tasks over (group, phase unit, column block, channel block).
+
+    Phases come in groups of stride_w consecutive entries (same rd, rh; rw = 0 .. sw-1).  A
+    task normally computes a whole group, so it writes whole output rows; when that leaves too
+    few tasks for the threads, groups are split into single phases (no repeated packing), and
+    only then are output channels split (each channel block packs the same input again).
+    """
     out_shape = np.asarray(out_shape, dtype=np.int64)
     stride_a = np.asarray(stride, dtype=np.int64)
+    sw = int(stride[2])
     # Number of m with r + s*m < O, per phase and dimension.
     mcount = np.maximum(0, (out_shape - phases.residue + stride_a - 1) // stride_a)
     ntaps = np.diff(phases.tap_start)
-    co_blocks = np.asarray(_even_blocks(cog, MC_MAX, MR), dtype=np.int64).reshape(-1, 2)
+    ncols_all = batch * np.prod(mcount, axis=1)
+    macs = int((ncols_all * ntaps).sum()) * cig * cog * groups
+    kmax = int((ntaps * cig).max()) if len(ntaps) else 0
+
+    def units_for(size):
+        heads = np.arange(0, len(ntaps), size)
+        ncols = ncols_all[heads]
+        live = ncols > 0
+        heads, ncols = heads[live], ncols[live]
+        kpanel = max([1] + [int((ntaps[p:p + size] * cig + 1).sum()) for p in heads])
+        nc = min(NC_MAX, max(NR, PANEL_FLOATS // kpanel // NR * NR,
+                             min(NC_MIN, PANEL_FLOATS_MAX // kpanel // NR * NR)))
+        blocks = [np.asarray(_even_blocks(int(n), nc, NR), dtype=np.int64) for n in ncols]
+        return heads, blocks, kpanel
+
+    nph = sw
+    heads, col_blocks, kpanel = units_for(sw)
+    if sw > 1 and groups * sum(len(b) for b in col_blocks) < MIN_TASKS:
+        nph = 1
+        heads, col_blocks, kpanel = units_for(1)
+    col_tasks = groups * sum(len(b) for b in col_blocks)
+    n_co = min(math.ceil(cog / MR), max(1, math.ceil(MIN_TASKS / max(col_tasks, 1))))
+    co_blocks = np.asarray(_even_blocks(cog, math.ceil(cog / n_co), MR),
+                           dtype=np.int64).reshape(-1, 2)
     parts = []
-    kmax = 0
-    nc = NR
-    macs = 0
-    for p in range(len(ntaps)):
-        ncols = batch * int(np.prod(mcount[p]))
-        if ncols == 0:
-            continue
-        kmax = max(kmax, int(ntaps[p]) * cig)
-        macs += ncols * int(ntaps[p]) * cig * cog * groups
-        col_blocks = np.asarray(_even_blocks(ncols, NC_MAX, NR), dtype=np.int64)
-        nc = max(nc, int((col_blocks[:, 1] - col_blocks[:, 0]).max()))
-        # Every (group, column block, channel block) of this phase, group slowest.
-        g, j, c = np.meshgrid(np.arange(groups), np.arange(len(col_blocks)),
-                              np.arange(len(co_blocks)), indexing="ij")
+    for p, cb in zip(heads, col_blocks):
+        # Every (group, column block, channel block) of this phase unit, group slowest.
+        g, j, c = np.meshgrid(np.arange(groups), np.arange(len(cb)), np.arange(len(co_blocks)),
+                              indexing="ij")
         g, j, c = g.ravel(), j.ravel(), c.ravel()
-        parts.append(np.stack([g, np.full_like(g, p), co_blocks[c, 0], co_blocks[c, 1],
-                               col_blocks[j, 0], col_blocks[j, 1]], axis=1))
+        parts.append(np.stack([g, np.full_like(g, p), np.full_like(g, nph), co_blocks[c, 0],
+                               co_blocks[c, 1], cb[j, 0], cb[j, 1]], axis=1))
+    nc = max([NR] + [int((b[:, 1] - b[:, 0]).max()) for b in col_blocks])
     nc = math.ceil(nc / NR) * NR
-    mc = math.ceil(int((co_blocks[:, 1] - co_blocks[:, 0]).max()) / MR) * MR
-    tasks = np.concatenate(parts) if parts else np.zeros((0, 6), dtype=np.int64)
-    return Schedule(tasks=tasks, mcount=mcount, kc=max(1, min(KC, kmax)), mc=mc, nc=nc, macs=macs)
+    mc = min(MC, math.ceil(int((co_blocks[:, 1] - co_blocks[:, 0]).max()) / MR) * MR)
+    tasks = np.concatenate(parts) if parts else np.zeros((0, 7), dtype=np.int64)
+    return Schedule(tasks=tasks, mcount=mcount, kc=max(1, min(KC, kmax)), mc=mc, nc=nc,
+                    kpanel=kpanel, macs=macs)
