@@ -16,7 +16,8 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange, parallel, threadid
 
-from convt._plan import MR, make_phases, make_schedule, PARALLEL_MIN_MACS
+from convt._plan import (DIRECT_MAX_COG, MR, PARALLEL_MIN_MACS, make_direct_schedule,
+                         make_phases, make_schedule)
 
 
 cdef extern from "convt/threads.h" nogil:
@@ -69,19 +70,29 @@ cdef extern from "convt/subconv.h" nogil:
                       const convt_phase *phases, int64_t nphases, int64_t a_group_stride,
                       float *apack)
 
+cdef extern from "convt/direct.h" nogil:
+    ctypedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n) noexcept nogil
+    void convt_f32_axpy_portable(float *acc, const float *x, float w, int64_t n)
+    void convt_f32_axpy_avx2(float *acc, const float *x, float w, int64_t n)
+    int64_t convt_direct_scratch_floats(const convt_geom *G)
+    void convt_direct_task(const convt_geom *G, const convt_phase *phases, const float *w,
+                           int64_t ksize, const float *x, const float *bias, float *out,
+                           const int64_t *task, float *acc, convt_f32_axpy_fn axpy)
+
 
 # ----------------------------------------------------------------------------- ISA dispatch
 ISA_ENV = "CONVT_ISA"
 _ISA_CHOICES = ("auto", "avx2", "portable")
 
 cdef convt_f32_ukr_fn _ukr_f32 = convt_f32_ukr_portable
+cdef convt_f32_axpy_fn _axpy_f32 = convt_f32_axpy_portable
 _isa = "portable"
 _isa_reason = ""
 
 
 def _select_isa():
     """Pick the kernel variant once, at import: the best the CPU supports unless forced."""
-    global _ukr_f32, _isa, _isa_reason
+    global _ukr_f32, _axpy_f32, _isa, _isa_reason
     request = os.environ.get(ISA_ENV, "auto").strip().lower() or "auto"
     if request not in _ISA_CHOICES:
         warnings.warn(f"{ISA_ENV}={request!r} is not one of {_ISA_CHOICES}; using 'auto'",
@@ -102,9 +113,9 @@ def _select_isa():
         _isa_reason = ("AVX2 kernels not built for this architecture"
                        if not CONVT_HAVE_AVX2_KERNELS else "CPU or OS lacks AVX2/FMA")
     if _isa == "avx2":
-        _ukr_f32 = convt_f32_ukr_avx2
+        _ukr_f32, _axpy_f32 = convt_f32_ukr_avx2, convt_f32_axpy_avx2
     else:
-        _ukr_f32 = convt_f32_ukr_portable
+        _ukr_f32, _axpy_f32 = convt_f32_ukr_portable, convt_f32_axpy_portable
 
 
 _select_isa()
@@ -184,7 +195,15 @@ class PackedWeight:
         self.groups = int(groups)
         self.cig = cin // self.groups
         self.cog = cog
+        self.ksize = int(np.prod(self.kernel))
         self.phases = make_phases(self.kernel, self.stride, self.padding, self.dilation)
+        # Few output channels per group: the direct kernel reads the weights as they are.
+        self.direct = cog <= DIRECT_MAX_COG
+        self._schedules = {}
+        if self.direct:
+            self.weight = weight
+            self.a_group_stride = 0
+            return
         nq = (cog + MR - 1) // MR
         self.a_group_stride = nq * MR * self.cig * len(self.phases.kidx)
         self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.float32)
@@ -192,11 +211,10 @@ class PackedWeight:
         cdef _PhaseTable tab = _phase_table(self.phases, dummy, self.cig, cog)
         cdef const float[::1] wv = weight.reshape(-1)
         cdef float[::1] av = self.apack
-        cdef int64_t ksize = int(np.prod(self.kernel))
+        cdef int64_t ksize = self.ksize
         cdef int64_t g = self.groups, cig = self.cig, cog_ = cog, ags = self.a_group_stride
         with nogil:
             convt_pack_a(&wv[0], g, cig, cog_, ksize, tab.phases, tab.nphases, ags, &av[0])
-        self._schedules = {}
 
     def schedule(self, batch, out_shape):
         """(Schedule, phase table) for this batch and output shape, cached: a layer called
@@ -204,8 +222,9 @@ class PackedWeight:
         key = (int(batch), tuple(out_shape))
         hit = self._schedules.get(key)
         if hit is None:
-            sched = make_schedule(self.phases, key[0], self.groups, self.cig, self.cog,
-                                  key[1], self.stride)
+            make = make_direct_schedule if self.direct else make_schedule
+            sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[1],
+                         self.stride)
             hit = (sched, _phase_table(self.phases, sched.mcount, self.cig, self.cog))
             if len(self._schedules) >= 16:
                 self._schedules.clear()
@@ -249,35 +268,45 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
         return out
 
     sched, tab_obj = pw.schedule(G.batch, out.shape[2:])
-    cdef _PhaseTable tab = tab_obj
-    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
-    cdef const int64_t[:, ::1] tasks = sched.tasks
-    assert tasks.shape[1] == 7
-    cdef int64_t ntasks = tasks.shape[0], t
-    cdef int nthreads = max(1, min(int(num_threads), ntasks))
+    cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
     if sched.macs < PARALLEL_MIN_MACS:
         nthreads = 1
+    cdef const float *bp = NULL
+    cdef const float[::1] bv
+    if bias is not None:
+        bv = bias
+        bp = &bv[0]
+    if pw.direct:
+        _run_direct(&G, pw, tab_obj, sched.tasks, x, bp, out, nthreads)
+    else:
+        _run_gemm(&G, pw, tab_obj, sched, x, bp, out, nthreads)
+    return out
 
+
+cdef char *_aligned_scratch(int64_t nbytes) except NULL:
+    """64-byte aligned start of the calling thread's scratch buffer of >= nbytes."""
+    cdef unsigned char[::1] sv = _get_scratch(nbytes + 64)
+    cdef char *base = <char *>&sv[0]
+    return base + (64 - (<size_t>base) % 64) % 64
+
+
+cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, out,
+               int nthreads):
+    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
+    cdef const int64_t[:, ::1] tasks = sched.tasks
+    cdef int64_t ntasks = tasks.shape[0], t
+    cdef int a
     cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
     cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
-    scratch = _get_scratch(nthreads * wsbytes + 64)
-    cdef unsigned char[::1] sv = scratch
-    cdef char *base = <char *>&sv[0]
-    base += (64 - (<size_t>base) % 64) % 64
+    cdef char *base = _aligned_scratch(nthreads * wsbytes)
     cdef convt_workspace *wss = <convt_workspace *>malloc(nthreads * sizeof(convt_workspace))
     if wss == NULL:
         raise MemoryError()
     for a in range(nthreads):
         convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, nph_max, G.mc, G.nc)
-
     cdef const float[::1] xv = x.reshape(-1)
     cdef float[::1] ov = out.reshape(-1)
     cdef const float[::1] av = pw.apack
-    cdef const float[::1] bv
-    cdef const float *bp = NULL
-    if bias is not None:
-        bv = bias
-        bp = &bv[0]
     cdef convt_f32_ukr_fn ukr = _ukr_f32
     cdef const float *xp = &xv[0]
     cdef float *op = &ov[0]
@@ -286,14 +315,37 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
         with nogil:
             if nthreads == 1:
                 for t in range(ntasks):
-                    convt_subconv_task(&G, tab.phases, ap, xp, bp, op, &tasks[t, 0], &wss[0], ukr)
+                    convt_subconv_task(G, tab.phases, ap, xp, bp, op, &tasks[t, 0], &wss[0], ukr)
             else:
                 for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-                    convt_subconv_task(&G, tab.phases, ap, xp, bp, op, &tasks[t, 0],
+                    convt_subconv_task(G, tab.phases, ap, xp, bp, op, &tasks[t, 0],
                                        &wss[threadid()], ukr)
     finally:
         free(wss)
-    return out
+
+
+cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, const float *bp, out,
+                 int nthreads):
+    cdef const int64_t[:, ::1] tasks = tasks_arr
+    cdef int64_t ntasks = tasks.shape[0], t
+    cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16
+    cdef float *acc = <float *>_aligned_scratch(nthreads * per * sizeof(float))
+    cdef const float[::1] xv = x.reshape(-1)
+    cdef float[::1] ov = out.reshape(-1)
+    cdef const float[::1] wv = pw.weight.reshape(-1)
+    cdef int64_t ksize = pw.ksize
+    cdef convt_f32_axpy_fn axpy = _axpy_f32
+    cdef const float *xp = &xv[0]
+    cdef float *op = &ov[0]
+    cdef const float *wp = &wv[0]
+    with nogil:
+        if nthreads == 1:
+            for t in range(ntasks):
+                convt_direct_task(G, tab.phases, wp, ksize, xp, bp, op, &tasks[t, 0], acc, axpy)
+        else:
+            for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
+                convt_direct_task(G, tab.phases, wp, ksize, xp, bp, op, &tasks[t, 0],
+                                  acc + threadid() * per, axpy)
 
 
 # ----------------------------------------------------------------------------- peak probe

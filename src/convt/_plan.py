@@ -30,6 +30,9 @@ PANEL_FLOATS = 1 << 20
 PANEL_FLOATS_MAX = 1 << 22
 # Fewer tasks than this and output channels are split too, so both cores get work.
 MIN_TASKS = 8
+# Groups with at most this many output channels use the direct kernel (include/convt/direct.h):
+# a GEMM would fill only 1-2 of the micro-kernel's MR rows.
+DIRECT_MAX_COG = 2
 # Below this many multiply-adds a second thread costs more than it saves.
 PARALLEL_MIN_MACS = 1 << 18
 
@@ -103,6 +106,38 @@ class Schedule:
     macs: int
 
 
+def phase_grid(phases: Phases, out_shape, stride) -> np.ndarray:
+    """(P, 3): per phase and dimension, the number of m with residue + stride*m < O."""
+    out_shape = np.asarray(out_shape, dtype=np.int64)
+    stride_a = np.asarray(stride, dtype=np.int64)
+    return np.maximum(0, (out_shape - phases.residue + stride_a - 1) // stride_a)
+
+
+@dataclass(frozen=True)
+class DirectSchedule:
+    """Direct-kernel tasks (rows: n, output channel, row0, row1 of the flattened (od, oh))."""
+
+    tasks: np.ndarray  # (ntasks, 4) int64
+    mcount: np.ndarray  # (P, 3) int64
+    macs: int
+
+
+def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
+                         stride) -> DirectSchedule:
+    mcount = phase_grid(phases, out_shape, stride)
+    ntaps = np.diff(phases.tap_start)
+    macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
+    cout = groups * cog
+    rows = int(out_shape[0]) * int(out_shape[1])
+    per_plane = max(1, math.ceil(MIN_TASKS * 2 / (batch * cout)))
+    blocks = np.asarray(_even_blocks(rows, math.ceil(rows / per_plane), 1), dtype=np.int64)
+    n, c, r = np.meshgrid(np.arange(batch), np.arange(cout), np.arange(len(blocks)),
+                          indexing="ij")
+    n, c, r = n.ravel(), c.ravel(), r.ravel()
+    tasks = np.stack([n, c, blocks[r, 0], blocks[r, 1]], axis=1).astype(np.int64)
+    return DirectSchedule(tasks=tasks, mcount=mcount, macs=macs)
+
+
 def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) -> Schedule:
     """Tasks over (group, phase unit, column block, channel block).
 
@@ -111,11 +146,8 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) ->
     few tasks for the threads, groups are split into single phases (no repeated packing), and
     only then are output channels split (each channel block packs the same input again).
     """
-    out_shape = np.asarray(out_shape, dtype=np.int64)
-    stride_a = np.asarray(stride, dtype=np.int64)
     sw = int(stride[2])
-    # Number of m with r + s*m < O, per phase and dimension.
-    mcount = np.maximum(0, (out_shape - phases.residue + stride_a - 1) // stride_a)
+    mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
     ncols_all = batch * np.prod(mcount, axis=1)
     macs = int((ncols_all * ntaps).sum()) * cig * cog * groups
