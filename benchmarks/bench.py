@@ -1,0 +1,12 @@
+"""Benchmark convt against PyTorch on the reference shapes (GF/s, % of measured peak, ratio).
+
+    python benchmarks/bench.py [--quick] [--threads N] [--shapes NAME ...] [--no-peers]
+
+Same as ``python -m convt bench``; the code lives in ``convt._bench`` so an installed package
+can run it too.
+"""
+
+from convt._bench import main
+
+if __name__ == "__main__":
+    main()
