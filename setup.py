@@ -1,6 +1,7 @@
 """Build the compiled engine; OpenMP when the compiler has it, a serial build otherwise.
 
-Set CONVT_REQUIRE_OPENMP=1 (wheel builds do) to make a missing OpenMP a build error instead.
+Set CONVT_REQUIRE_OPENMP=1 (wheel builds do) to make a missing OpenMP a build error instead;
+CONVT_DISABLE_OPENMP=1 builds the serial engine on purpose (to test that fallback).
 The package baseline is the compiler's default ISA: AVX2/FMA kernels carry per-function
 target attributes and are chosen at import, so never add -march=native here.
 """
@@ -60,7 +61,8 @@ class BuildExt(build_ext):
         ctype = self.compiler.compiler_type
         base = ["/O2"] if ctype == "msvc" else ["-O3", "-g0", "-fno-math-errno", "-std=c11"]
         cflags, lflags = openmp_flags(self.compiler)
-        have_omp = probe_openmp(self.compiler, cflags, lflags)
+        have_omp = (os.environ.get("CONVT_DISABLE_OPENMP", "0") != "1"
+                    and probe_openmp(self.compiler, cflags, lflags))
         if not have_omp:
             if os.environ.get("CONVT_REQUIRE_OPENMP", "0") == "1":
                 raise RuntimeError("CONVT_REQUIRE_OPENMP=1 but the compiler cannot build OpenMP code")

@@ -12,6 +12,8 @@ def info():
     print(f"kernel variant: {isa} ({why})")
     print(f"OpenMP: {'enabled' if _engine.openmp_enabled() else 'not compiled in (serial)'}; "
           f"default threads: {_engine.max_threads()}")
+    b = _engine.build_info()
+    print(f"built with: {b['compiler']} {b['flags']}")
 
 
 def main(argv=None):

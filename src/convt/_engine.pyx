@@ -20,6 +20,18 @@ from convt._plan import (DIRECT_MAX_COG, MR, PARALLEL_MIN_MACS, make_direct_sche
                          make_phases, make_schedule)
 
 
+cdef extern from *:
+    """
+    #ifndef CONVT_BUILD_FLAGS
+    #define CONVT_BUILD_FLAGS "unknown"
+    #endif
+    #ifndef CONVT_BUILD_COMPILER
+    #define CONVT_BUILD_COMPILER "unknown"
+    #endif
+    """
+    const char *CONVT_BUILD_FLAGS
+    const char *CONVT_BUILD_COMPILER
+
 cdef extern from "convt/threads.h" nogil:
     int convt_openmp_enabled()
     int convt_max_threads()
@@ -129,6 +141,11 @@ def isa():
 def openmp_enabled():
     """True when the extension was compiled with OpenMP."""
     return bool(convt_openmp_enabled())
+
+
+def build_info():
+    """Compiler type and extra flags the engine was built with."""
+    return {"compiler": CONVT_BUILD_COMPILER.decode(), "flags": CONVT_BUILD_FLAGS.decode()}
 
 
 def max_threads():
