@@ -275,3 +275,24 @@ def test_unknown_isa_warns(tmp_path):
     res = subprocess.run([sys.executable, "-W", "always", "-c", "import convt; print(convt.isa()[0])"],
                          env=env, capture_output=True, text=True, check=True)
     assert "CONVT_ISA" in res.stderr and res.stdout.strip() in ("avx2", "portable")
+
+
+@pytest.mark.parametrize("groups", [1, 2])  # GEMM and direct paths
+def test_huge_stride_and_dilation_are_fast_and_exact(rng, groups):
+    """Phases exist only for residues some tap reaches: a stride of 10**6 plans <= k phases."""
+    x = rng.standard_normal((1, 2, 3)).astype(np.float32)
+    w = rng.standard_normal((2, 2 // groups, 2)).astype(np.float32)
+    b = rng.standard_normal(2).astype(np.float32)
+    s, d = 10**6, 7
+    y = convt.conv_transpose1d(x, w, b, stride=s, dilation=d, groups=groups)
+    assert y.shape == (1, 2, 2 * s + d + 1)
+    expect = np.broadcast_to(b[None, :, None], y.shape).astype(np.float64).copy()
+    cig, cog = 2 // groups, w.shape[1]
+    for g in range(groups):
+        for co in range(cog):
+            for ci in range(cig):
+                for i in range(3):
+                    for k in range(2):
+                        expect[0, g * cog + co, i * s + k * d] += (
+                            x[0, g * cig + ci, i] * w[g * cig + ci, co, k])
+    np.testing.assert_allclose(y, expect, rtol=1e-5, atol=1e-5)

@@ -33,14 +33,15 @@ static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *restrict acc, const flo
 }
 #endif
 
-/* Direct tasks: (n, co, row0, row1) over flattened output rows (od, oh). */
-enum { CONVT_D_N, CONVT_D_CO, CONVT_D_ROW0, CONVT_D_ROW1, CONVT_D_FIELDS };
+/* Direct tasks: (n, co, p0, row0, row1): W group p0 .. p0+nw-1 (same rd, rh), rows of its
+ * (md, mh) grid. */
+enum { CONVT_D_N, CONVT_D_CO, CONVT_D_PHASE, CONVT_D_ROW0, CONVT_D_ROW1, CONVT_D_FIELDS };
 
 /* Floats of per-thread scratch: one accumulator row per W phase. */
 static int64_t convt_direct_scratch_floats(const convt_geom *G)
 {
     const int64_t sw = G->stride[2];
-    return sw * ((G->out_shape[2] + sw - 1) / sw) + 16;
+    return G->nw * ((G->out_shape[2] + sw - 1) / sw) + 16;
 }
 
 static void convt_direct_task(const convt_geom *G, const convt_phase *phases, const float *w,
@@ -48,23 +49,23 @@ static void convt_direct_task(const convt_geom *G, const convt_phase *phases, co
                               const int64_t *task, float *acc, convt_f32_axpy_fn axpy)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
-    const int64_t cig = G->cig, cog = G->cog, g = co / cog, cl = co - g * cog;
+    const convt_phase *P0 = phases + task[CONVT_D_PHASE];
+    const int64_t cig = G->cig, cog = G->cog, g = co / cog, cl = co - g * cog, nw = G->nw;
     const int64_t sd = G->stride[0], sh = G->stride[1], sw = G->stride[2];
     const int64_t ID = G->in_shape[0], IH = G->in_shape[1], IW = G->in_shape[2];
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
-    const int64_t mwmax = (OW + sw - 1) / sw;
+    const int64_t Mh = P0->mcount[1], mwmax = (OW + sw - 1) / sw;
     const float b = bias ? bias[co] : 0.0f;
     const float *xn = x + (n * G->cin + g * cig) * G->in_size;
     const float *wg = w + (g * cig * cog + cl) * ksize;
     float *oc = out + (n * G->cout + co) * G->out_size;
 
     for (int64_t row = task[CONVT_D_ROW0]; row < task[CONVT_D_ROW1]; ++row) {
-        const int64_t od = row / OH, oh = row - od * OH;
-        const int64_t rd = od % sd, md = od / sd, rh = oh % sh, mh = oh / sh;
-        for (int64_t rw = 0; rw < sw; ++rw) {
-            const convt_phase *P = phases + (rd * sh + rh) * sw + rw;
+        const int64_t md = row / Mh, mh = row - md * Mh;
+        for (int64_t i = 0; i < nw; ++i) {
+            const convt_phase *P = P0 + i;
             const int64_t Mw = P->mcount[2];
-            float *a = acc + rw * mwmax;
+            float *a = acc + i * mwmax;
             for (int64_t m = 0; m < Mw; ++m) a[m] = 0.0f;
             for (int64_t t = 0; t < P->ntaps; ++t) {
                 const int64_t *dl = P->delta + 3 * t;
@@ -79,13 +80,16 @@ static void convt_direct_task(const convt_geom *G, const convt_phase *phases, co
                          wg[ci * cog * ksize + P->kidx[t]], hi - lo);
             }
         }
-        float *orow = oc + row * OW;
-        if (sw == 1) {
-            for (int64_t ow = 0; ow < OW; ++ow) orow[ow] = acc[ow] + b;
-        } else {
+        const int64_t od = P0->residue[0] + sd * md, oh = P0->residue[1] + sh * mh;
+        float *orow = oc + (od * OH + oh) * OW;
+        if (nw == sw) {  /* every W residue: write the row contiguously, interleaving */
             for (int64_t m = 0; m < mwmax; ++m)
                 for (int64_t rw = 0; rw < sw && m * sw + rw < OW; ++rw)
                     orow[m * sw + rw] = acc[rw * mwmax + m] + b;
+        } else {         /* other positions of the row hold the bias already */
+            for (int64_t i = 0; i < nw; ++i)
+                for (int64_t m = 0; m < P0[i].mcount[2]; ++m)
+                    orow[P0[i].residue[2] + sw * m] = acc[i * mwmax + m] + b;
         }
     }
 }

@@ -33,6 +33,7 @@ typedef struct {
     int64_t kc, mc, nc;             /* K block, channel block (multiple of MR), column block
                                      * (multiple of NR) */
     int64_t kpanel;                 /* largest sum over a task's phases of (taps * cig + 1) */
+    int64_t nw;                     /* phases per W group (W residues that taps reach) */
     int64_t a_group_stride;         /* floats of packed A per group */
 } convt_geom;
 

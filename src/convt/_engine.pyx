@@ -58,6 +58,7 @@ cdef extern from "convt/subconv.h" nogil:
         int64_t in_size, out_size
         int64_t kc, mc, nc
         int64_t kpanel
+        int64_t nw
         int64_t a_group_stride
 
     ctypedef struct convt_phase:
@@ -281,8 +282,12 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
     G.in_size = G.in_shape[0] * G.in_shape[1] * G.in_shape[2]
     G.out_size = G.out_shape[0] * G.out_shape[1] * G.out_shape[2]
     G.a_group_stride = pw.a_group_stride
+    G.nw = pw.phases.nw
     if G.batch == 0:
         return out
+    if not pw.phases.complete:
+        # Kernel smaller than stride: some positions get no tap, only the bias.
+        out[...] = 0.0 if bias is None else bias.reshape(1, -1, 1, 1, 1)
 
     sched, tab_obj = pw.schedule(G.batch, out.shape[2:])
     cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))

@@ -41,6 +41,10 @@ PARALLEL_MIN_MACS = 1 << 18
 class Phases:
     """Output phases of one (kernel, stride, padding, dilation): what weight packing needs.
 
+    Only residues that some tap reaches are phases (at most kernel_size per dimension, however
+    large the stride); output positions at other residues hold the bias alone (``complete`` is
+    False then and the output is pre-filled with the bias).  Phases are ordered with the W
+    residue fastest: each run of ``nw`` consecutive phases shares (rd, rh).
     ``residue[p]`` are the output positions' remainders modulo stride in phase ``p``;
     ``tap_start[p]:tap_start[p+1]`` index ``delta`` (input offset of each tap, 3 per tap) and
     ``kidx`` (flattened kernel index of each tap).
@@ -50,26 +54,25 @@ class Phases:
     tap_start: np.ndarray  # (P + 1,) int64
     delta: np.ndarray  # (T, 3) int64
     kidx: np.ndarray  # (T,) int64
+    nw: int
+    complete: bool
 
 
-def _dim_phases(k: int, s: int, p: int, d: int) -> list[list[tuple[int, int]]]:
-    """For each residue r in [0, s): the taps (k, delta) reaching outputs o = r + s*m."""
-    phases = []
-    for r in range(s):
-        taps = []
-        for kk in range(k):
-            num = r + p - kk * d
-            if num % s == 0:
-                taps.append((kk, num // s))
-        phases.append(taps)
-    return phases
+def _dim_phases(k: int, s: int, p: int, d: int) -> dict[int, list[tuple[int, int]]]:
+    """{residue r: taps (k, delta)} for the residues some tap reaches: tap k lands on outputs
+    o = i*s - p + k*d, i.e. residue (k*d - p) mod s, with input i = m + (r + p - k*d) / s."""
+    phases: dict[int, list[tuple[int, int]]] = {}
+    for kk in range(k):
+        r = (kk * d - p) % s
+        phases.setdefault(r, []).append((kk, (r + p - kk * d) // s))
+    return dict(sorted(phases.items()))
 
 
 def make_phases(kernel, stride, padding, dilation) -> Phases:
     per_dim = [_dim_phases(*args) for args in zip(kernel, stride, padding, dilation)]
     KH, KW = kernel[1], kernel[2]
     residues, starts, deltas, kidx = [], [0], [], []
-    for combo in itertools.product(*(range(s) for s in stride)):
+    for combo in itertools.product(*(list(dp) for dp in per_dim)):
         taps3 = [per_dim[a][combo[a]] for a in range(3)]
         for (kd, dd), (kh, dh), (kw, dw) in itertools.product(*taps3):
             deltas.append((dd, dh, dw))
@@ -81,6 +84,8 @@ def make_phases(kernel, stride, padding, dilation) -> Phases:
         tap_start=np.asarray(starts, dtype=np.int64),
         delta=np.asarray(deltas, dtype=np.int64).reshape(-1, 3),
         kidx=np.asarray(kidx, dtype=np.int64),
+        nw=len(per_dim[2]),
+        complete=all(len(dp) == s for dp, s in zip(per_dim, stride)),
     )
 
 
@@ -115,9 +120,10 @@ def phase_grid(phases: Phases, out_shape, stride) -> np.ndarray:
 
 @dataclass(frozen=True)
 class DirectSchedule:
-    """Direct-kernel tasks (rows: n, output channel, row0, row1 of the flattened (od, oh))."""
+    """Direct-kernel tasks (rows: n, output channel, first phase of a W group, row0, row1 of
+    that group's (md, mh) grid)."""
 
-    tasks: np.ndarray  # (ntasks, 4) int64
+    tasks: np.ndarray  # (ntasks, 5) int64
     mcount: np.ndarray  # (P, 3) int64
     macs: int
 
@@ -128,25 +134,29 @@ def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
     ntaps = np.diff(phases.tap_start)
     macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
     cout = groups * cog
-    rows = int(out_shape[0]) * int(out_shape[1])
-    per_plane = max(1, math.ceil(MIN_TASKS * 2 / (batch * cout)))
-    blocks = np.asarray(_even_blocks(rows, math.ceil(rows / per_plane), 1), dtype=np.int64)
-    n, c, r = np.meshgrid(np.arange(batch), np.arange(cout), np.arange(len(blocks)),
+    heads = np.arange(0, len(ntaps), phases.nw)
+    rows = mcount[heads, 0] * mcount[heads, 1]
+    heads, rows = heads[rows > 0], rows[rows > 0]
+    per = max(1, math.ceil(MIN_TASKS * 2 / max(1, batch * cout * len(heads))))
+    units = [(int(h), a, b) for h, r in zip(heads, rows)
+             for a, b in _even_blocks(int(r), math.ceil(int(r) / per), 1)]
+    units = np.asarray(units, dtype=np.int64).reshape(-1, 3)
+    n, c, u = np.meshgrid(np.arange(batch), np.arange(cout), np.arange(len(units)),
                           indexing="ij")
-    n, c, r = n.ravel(), c.ravel(), r.ravel()
-    tasks = np.stack([n, c, blocks[r, 0], blocks[r, 1]], axis=1).astype(np.int64)
-    return DirectSchedule(tasks=tasks, mcount=mcount, macs=macs)
+    n, c, u = n.ravel(), c.ravel(), u.ravel()
+    tasks = np.concatenate([np.stack([n, c], axis=1), units[u]], axis=1).astype(np.int64)
+    return DirectSchedule(tasks=tasks.reshape(-1, 5), mcount=mcount, macs=macs)
 
 
 def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) -> Schedule:
     """Tasks over (group, phase unit, column block, channel block).
 
-    Phases come in groups of stride_w consecutive entries (same rd, rh; rw = 0 .. sw-1).  A
+    Phases come in groups of ``nw`` consecutive entries (same rd, rh; every W residue).  A
     task normally computes a whole group, so it writes whole output rows; when that leaves too
     few tasks for the threads, groups are split into single phases (no repeated packing), and
     only then are output channels split (each channel block packs the same input again).
     """
-    sw = int(stride[2])
+    nw = phases.nw
     mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
     ncols_all = batch * np.prod(mcount, axis=1)
@@ -164,9 +174,9 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) ->
         blocks = [np.asarray(_even_blocks(int(n), nc, NR), dtype=np.int64) for n in ncols]
         return heads, blocks, kpanel
 
-    nph = sw
-    heads, col_blocks, kpanel = units_for(sw)
-    if sw > 1 and groups * sum(len(b) for b in col_blocks) < MIN_TASKS:
+    nph = nw
+    heads, col_blocks, kpanel = units_for(nw)
+    if nw > 1 and groups * sum(len(b) for b in col_blocks) < MIN_TASKS:
         nph = 1
         heads, col_blocks, kpanel = units_for(1)
     col_tasks = groups * sum(len(b) for b in col_blocks)
