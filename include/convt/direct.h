@@ -31,6 +31,8 @@ static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *restrict acc, const flo
                                                   _mm256_loadu_ps(acc + i)));
     for (; i < n; ++i) acc[i] += w * x[i];
 }
+#else
+#define convt_f32_axpy_avx2 convt_f32_axpy_portable
 #endif
 
 /* Direct tasks: (n, co, p0, row0, row1): W group p0 .. p0+nw-1 (same rd, rh), rows of its

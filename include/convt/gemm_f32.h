@@ -119,6 +119,9 @@ static CONVT_TARGET_AVX2 void convt_f32_ukr_avx2(int64_t kc, const float *a, con
     default: convt_f32_ukr_avx2_rows(1, kc, a, b, c, ldc, accumulate); break;
     }
 }
+#else
+/* No AVX2 variant on this architecture: the name resolves to the portable kernel. */
+#define convt_f32_ukr_avx2 convt_f32_ukr_portable
 #endif /* CONVT_HAVE_AVX2_KERNELS */
 
 #endif

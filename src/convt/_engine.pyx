@@ -371,6 +371,23 @@ cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, const float *
 
 
 # ----------------------------------------------------------------------------- peak probe
+cdef double _peak_seconds(int n, int64_t iters, bint use_avx2):
+    """Wall time of n threads each running one FMA-chain probe of ``iters`` iterations."""
+    cdef int i
+    cdef float sink = 0
+    t0 = time.perf_counter()
+    with nogil:
+        for i in prange(n, num_threads=n, schedule="static", chunksize=1):
+            if use_avx2:
+                sink += convt_peak_fma_avx2(iters)
+            else:
+                sink += convt_peak_fma_portable(iters)
+    dt = time.perf_counter() - t0
+    if sink == 12345.0:  # keep the result alive
+        print("")
+    return dt
+
+
 def peak_probe_f32(double seconds=0.25, int num_threads=0):
     """Measured fp32 FMA peak of this machine in GFLOP/s with ``num_threads`` threads.
 
@@ -379,32 +396,9 @@ def peak_probe_f32(double seconds=0.25, int num_threads=0):
     """
     cdef int n = num_threads if num_threads > 0 else convt_max_threads()
     cdef int64_t iters = 1 << 16
-    cdef int i
-    cdef float sink = 0
     cdef bint use_avx2 = _isa == "avx2"
-    best = 0.0
-    while True:  # calibrate: grow iters until one run takes a reasonable time
-        t0 = time.perf_counter()
-        with nogil:
-            for i in prange(n, num_threads=n, schedule="static", chunksize=1):
-                if use_avx2:
-                    sink += convt_peak_fma_avx2(iters)
-                else:
-                    sink += convt_peak_fma_portable(iters)
-        dt = time.perf_counter() - t0
-        if dt > seconds / 4 or iters > (1 << 40):
-            break
+    # calibrate: grow iters until one run takes a reasonable time
+    while _peak_seconds(n, iters, use_avx2) < seconds / 4 and iters < (1 << 40):
         iters *= 4
-    for _ in range(3):
-        t0 = time.perf_counter()
-        with nogil:
-            for i in prange(n, num_threads=n, schedule="static", chunksize=1):
-                if use_avx2:
-                    sink += convt_peak_fma_avx2(iters)
-                else:
-                    sink += convt_peak_fma_portable(iters)
-        dt = time.perf_counter() - t0
-        best = max(best, n * iters * 12 * 8 * 2 / dt / 1e9)
-    if sink == 12345.0:  # keep the result alive
-        print("")
-    return best
+    best = min(_peak_seconds(n, iters, use_avx2) for _ in range(3))
+    return n * iters * 12 * 8 * 2 / best / 1e9
