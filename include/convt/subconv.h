@@ -41,7 +41,6 @@ typedef struct {
     int64_t ntaps;
     int64_t residue[3];             /* output positions r + stride*m of this phase */
     int64_t mcount[3];              /* phase grid */
-    int64_t ncols;                  /* unused by the kernels */
     int64_t a_offset;               /* start of this phase's packed A within a group */
     const int64_t *delta;           /* ntaps x 3 input offsets: i = m + delta */
     const int64_t *kidx;            /* ntaps flattened kernel indices (kd*KH + kh)*KW + kw */

@@ -65,7 +65,6 @@ cdef extern from "convt/subconv.h" nogil:
         int64_t ntaps
         int64_t residue[3]
         int64_t mcount[3]
-        int64_t ncols
         int64_t a_offset
         const int64_t *delta
         const int64_t *kidx
@@ -184,7 +183,6 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog
         raise MemoryError()
     for p in range(P):
         tab.phases[p].ntaps = tap_start[p + 1] - tap_start[p]
-        tab.phases[p].ncols = 0
         for a in range(3):
             tab.phases[p].residue[a] = residue[p, a]
             tab.phases[p].mcount[a] = mc[p, a]
