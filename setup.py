@@ -78,6 +78,7 @@ class BuildExt(build_ext):
 
 ext_kwargs = dict(
     include_dirs=[os.path.join(HERE, "include"), np.get_include()],
+    libraries=[] if sys.platform == "win32" else ["m"],  # nearbyintf
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )
 extensions = [

@@ -247,20 +247,15 @@ static void convt_epilogue(const convt_geom *G, const convt_phase *P0, int64_t n
     }
 }
 
-static void convt_subconv_task(const convt_geom *G, const convt_phase *phases,
-                               const float *apack, const float *x, const float *bias,
-                               float *out, const int64_t *task, convt_workspace *ws,
-                               convt_f32_ukr_fn ukr)
+/* Per-task column setup shared by the float and quantized drivers: coordinates (n, md, mh, mw)
+ * of columns j0 .. j1 of P0's grid, their output offsets, which slivers are one input row
+ * (rowsl) and which are one contiguous output run over all W phases (orun). */
+static void convt_task_columns(const convt_geom *G, const convt_phase *P0, int64_t nph,
+                               int64_t j0, int64_t j1, convt_workspace *ws)
 {
-    const int64_t g = task[CONVT_T_GROUP], co0 = task[CONVT_T_CO0], co1 = task[CONVT_T_CO1];
-    const int64_t j0 = task[CONVT_T_J0], j1 = task[CONVT_T_J1], nph = task[CONVT_T_NPH];
-    const convt_phase *P0 = phases + task[CONVT_T_PHASE];
-    const int64_t sw = G->stride[2], ldc = G->nc, cstride = G->mc * G->nc;
-    const int64_t ncol = j1 - j0, nsl = (ncol + CONVT_NR - 1) / CONVT_NR;
+    const int64_t sw = G->stride[2], ncol = j1 - j0, nsl = (ncol + CONVT_NR - 1) / CONVT_NR;
     const int64_t Md = P0->mcount[0], Mh = P0->mcount[1], Mw = P0->mcount[2];
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
-
-    /* Column coordinates and output offsets (phase rw = 0), once per task. */
     for (int64_t jj = 0; jj < ncol; ++jj) {
         int64_t j = j0 + jj;
         const int64_t mw = j % Mw; j /= Mw;
@@ -289,7 +284,20 @@ static void convt_subconv_task(const convt_geom *G, const convt_phase *phases,
         for (int jj = 1; ok && jj < CONVT_NR; ++jj) ok = ws->ooff[j + jj] == ws->ooff[j] + jj * sw;
         ws->orun[s] = (unsigned char)(ok && sw * ws->coord[4 * (j + CONVT_NR - 1) + 3] + sw <= OW);
     }
+}
 
+static void convt_subconv_task(const convt_geom *G, const convt_phase *phases,
+                               const float *apack, const float *x, const float *bias,
+                               float *out, const int64_t *task, convt_workspace *ws,
+                               convt_f32_ukr_fn ukr)
+{
+    const int64_t g = task[CONVT_T_GROUP], co0 = task[CONVT_T_CO0], co1 = task[CONVT_T_CO1];
+    const int64_t j0 = task[CONVT_T_J0], j1 = task[CONVT_T_J1], nph = task[CONVT_T_NPH];
+    const convt_phase *P0 = phases + task[CONVT_T_PHASE];
+    const int64_t ldc = G->nc, cstride = G->mc * G->nc;
+    const int64_t ncol = j1 - j0, nsl = (ncol + CONVT_NR - 1) / CONVT_NR;
+
+    convt_task_columns(G, P0, nph, j0, j1, ws);
     const float *xg = x + g * G->cig * G->in_size;
     int64_t off = 0;  /* panels of the sw phases follow each other */
     for (int64_t i = 0; i < nph; ++i) {

@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int16_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange, parallel, threadid
 
@@ -82,6 +82,26 @@ cdef extern from "convt/subconv.h" nogil:
                       const convt_phase *phases, int64_t nphases, int64_t a_group_stride,
                       float *apack)
 
+cdef extern from "convt/subconv_q.h" nogil:
+    ctypedef void (*convt_s16_ukr_fn)(int64_t kc, const int16_t *a, const int16_t *b, int32_t *c,
+                                      int64_t ldc, int accumulate, int mr) noexcept nogil
+    void convt_s16_ukr_portable(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
+    void convt_s16_ukr_avx2(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
+    ctypedef struct convt_requant:
+        int mode
+        int32_t zy
+        const float *mult
+        const float *fbias
+        const int32_t *ibias
+    unsigned char convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
+    void convt_subconv_task_q8(const convt_geom *G, const convt_phase *phases,
+                               const int16_t *apack, const unsigned char *x, int32_t zx,
+                               const convt_requant *rq, unsigned char *out, const int64_t *task,
+                               convt_workspace *ws, convt_s16_ukr_fn ukr)
+    void convt_pack_a_s16(const signed char *w, const int32_t *zw, int64_t groups, int64_t cig,
+                          int64_t cog, int64_t ksize, const convt_phase *phases,
+                          int64_t nphases, int64_t a_group_stride, int16_t *apack)
+
 cdef extern from "convt/direct.h" nogil:
     ctypedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n) noexcept nogil
     void convt_f32_axpy_portable(float *acc, const float *x, float w, int64_t n)
@@ -98,13 +118,14 @@ _ISA_CHOICES = ("auto", "avx2", "portable")
 
 cdef convt_f32_ukr_fn _ukr_f32 = convt_f32_ukr_portable
 cdef convt_f32_axpy_fn _axpy_f32 = convt_f32_axpy_portable
+cdef convt_s16_ukr_fn _ukr_s16 = convt_s16_ukr_portable
 _isa = "portable"
 _isa_reason = ""
 
 
 def _select_isa():
     """Pick the kernel variant once, at import: the best the CPU supports unless forced."""
-    global _ukr_f32, _axpy_f32, _isa, _isa_reason
+    global _ukr_f32, _axpy_f32, _ukr_s16, _isa, _isa_reason
     request = os.environ.get(ISA_ENV, "auto").strip().lower() or "auto"
     if request not in _ISA_CHOICES:
         warnings.warn(f"{ISA_ENV}={request!r} is not one of {_ISA_CHOICES}; using 'auto'",
@@ -126,8 +147,10 @@ def _select_isa():
                        if not CONVT_HAVE_AVX2_KERNELS else "CPU or OS lacks AVX2/FMA")
     if _isa == "avx2":
         _ukr_f32, _axpy_f32 = convt_f32_ukr_avx2, convt_f32_axpy_avx2
+        _ukr_s16 = convt_s16_ukr_avx2
     else:
         _ukr_f32, _axpy_f32 = convt_f32_ukr_portable, convt_f32_axpy_portable
+        _ukr_s16 = convt_s16_ukr_portable
 
 
 _select_isa()
@@ -167,7 +190,10 @@ cdef class _PhaseTable:
         free(self.phases)
 
 
-cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog):
+cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog,
+                              int64_t kalign=1):
+    """Phases as C structs; a phase's packed weights take nq*MR*K floats (K rounded up to
+    ``kalign``: 2 for the int16 pair layout)."""
     cdef _PhaseTable tab = _PhaseTable()
     cdef int64_t P = len(ph.residue), p, a, nq = (cog + MR - 1) // MR
     cdef const int64_t[:, ::1] residue = ph.residue
@@ -187,24 +213,20 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog
             tab.phases[p].residue[a] = residue[p, a]
             tab.phases[p].mcount[a] = mc[p, a]
         tab.phases[p].a_offset = aoff
-        aoff += nq * MR * cig * tab.phases[p].ntaps
+        aoff += nq * MR * ((cig * tab.phases[p].ntaps + kalign - 1) // kalign * kalign)
         tab.phases[p].delta = &delta[tap_start[p], 0] if tab.phases[p].ntaps else &delta[0, 0]
         tab.phases[p].kidx = &kidx[tap_start[p]] if tab.phases[p].ntaps else &kidx[0]
     return tab
 
 
-class PackedWeight:
-    """Weights packed once for one geometry: per (group, stride phase) GEMM panels.
+class _PackedBase:
+    """Geometry, phases and cached schedules shared by the float and int8 packed weights."""
 
-    Built from a float32 weight of shape ``(C_in, C_out/groups, KD, KH, KW)`` (1-D and 2-D
-    kernels carry unit dimensions) and the 3-D stride, padding and dilation; reused for any
-    input size.
-    """
+    _kalign = 1  # K granularity of the packed layout
 
-    def __init__(self, weight, stride, padding, dilation, groups):
-        weight = np.ascontiguousarray(weight, dtype=np.float32)
-        cin, cog = weight.shape[0], weight.shape[1]
-        self.kernel = tuple(int(k) for k in weight.shape[2:])
+    def _init_geometry(self, shape, stride, padding, dilation, groups):
+        cin, cog = shape[0], shape[1]
+        self.kernel = tuple(int(k) for k in shape[2:])
         self.stride = tuple(stride)
         self.padding = tuple(padding)
         self.dilation = tuple(dilation)
@@ -213,24 +235,18 @@ class PackedWeight:
         self.cog = cog
         self.ksize = int(np.prod(self.kernel))
         self.phases = make_phases(self.kernel, self.stride, self.padding, self.dilation)
-        # Few output channels per group: the direct kernel reads the weights as they are.
-        self.direct = cog <= DIRECT_MAX_COG
+        self.direct = False
+        self.a_group_stride = 0
         self._schedules = {}
-        if self.direct:
-            self.weight = weight
-            self.a_group_stride = 0
-            return
-        nq = (cog + MR - 1) // MR
-        self.a_group_stride = nq * MR * self.cig * len(self.phases.kidx)
-        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.float32)
+
+    def _packing_table(self):
+        """Phase table for weight packing (no output shape yet) and the group stride."""
+        nq = (self.cog + MR - 1) // MR
+        ntaps = np.diff(self.phases.tap_start)
+        k = -(-(ntaps * self.cig) // self._kalign) * self._kalign
+        self.a_group_stride = int(nq * MR * k.sum())
         dummy = np.ones((len(self.phases.residue), 3), dtype=np.int64)
-        cdef _PhaseTable tab = _phase_table(self.phases, dummy, self.cig, cog)
-        cdef const float[::1] wv = weight.reshape(-1)
-        cdef float[::1] av = self.apack
-        cdef int64_t ksize = self.ksize
-        cdef int64_t g = self.groups, cig = self.cig, cog_ = cog, ags = self.a_group_stride
-        with nogil:
-            convt_pack_a(&wv[0], g, cig, cog_, ksize, tab.phases, tab.nphases, ags, &av[0])
+        return _phase_table(self.phases, dummy, self.cig, self.cog, self._kalign)
 
     def schedule(self, batch, out_shape):
         """(Schedule, phase table) for this batch and output shape, cached: a layer called
@@ -241,11 +257,63 @@ class PackedWeight:
             make = make_direct_schedule if self.direct else make_schedule
             sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[1],
                          self.stride)
-            hit = (sched, _phase_table(self.phases, sched.mcount, self.cig, self.cog))
+            hit = (sched, _phase_table(self.phases, sched.mcount, self.cig, self.cog,
+                                       self._kalign))
             if len(self._schedules) >= 16:
                 self._schedules.clear()
             self._schedules[key] = hit
         return hit
+
+
+class PackedWeight(_PackedBase):
+    """Float32 weights packed once for one geometry: per (group, stride phase) GEMM panels.
+
+    Built from a float32 weight of shape ``(C_in, C_out/groups, KD, KH, KW)`` (1-D and 2-D
+    kernels carry unit dimensions) and the 3-D stride, padding and dilation; reused for any
+    input size.
+    """
+
+    def __init__(self, weight, stride, padding, dilation, groups):
+        weight = np.ascontiguousarray(weight, dtype=np.float32)
+        self._init_geometry(weight.shape, stride, padding, dilation, groups)
+        # Few output channels per group: the direct kernel reads the weights as they are.
+        self.direct = self.cog <= DIRECT_MAX_COG
+        if self.direct:
+            self.weight = weight
+            return
+        cdef _PhaseTable tab = self._packing_table()
+        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.float32)
+        cdef const float[::1] wv = weight.reshape(-1)
+        cdef float[::1] av = self.apack
+        cdef int64_t ksize = self.ksize
+        cdef int64_t g = self.groups, cig = self.cig, cog = self.cog, ags = self.a_group_stride
+        with nogil:
+            convt_pack_a(&wv[0], g, cig, cog, ksize, tab.phases, tab.nphases, ags, &av[0])
+
+
+class PackedWeightQ8(_PackedBase):
+    """int8 weights packed as int16 (w - zero point) pairs for the exact integer GEMM.
+
+    ``weight``: int8 ``(C_in, C_out/groups, KD, KH, KW)``; ``zero_points``: int32, one per
+    output channel of a group (``C_out/groups``; a per-tensor zero point repeated).
+    """
+
+    _kalign = 2
+
+    def __init__(self, weight, zero_points, stride, padding, dilation, groups):
+        weight = np.ascontiguousarray(weight, dtype=np.int8)
+        zw = np.ascontiguousarray(zero_points, dtype=np.int32)
+        self._init_geometry(weight.shape, stride, padding, dilation, groups)
+        cdef _PhaseTable tab = self._packing_table()
+        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.int16)
+        cdef const signed char[::1] wv = weight.reshape(-1).view(np.int8)
+        cdef const int32_t[::1] zv = zw
+        cdef int16_t[::1] av = self.apack
+        cdef int64_t ksize = self.ksize
+        cdef int64_t g = self.groups, cig = self.cig, cog = self.cog, ags = self.a_group_stride
+        with nogil:
+            convt_pack_a_s16(&wv[0], &zv[0], g, cig, cog, ksize, tab.phases, tab.nphases, ags,
+                             &av[0])
 
 
 # ----------------------------------------------------------------------------- execution
@@ -262,13 +330,7 @@ def _get_scratch(nbytes):
     return buf
 
 
-def conv_transpose_f32(pw, x, bias, out, num_threads):
-    """out[...] = conv_transpose(x) with packed weights ``pw``; 5-D C-contiguous float32.
-
-    ``x`` is (N, C_in, D, H, W), ``out`` (N, C_out, OD, OH, OW) and is fully overwritten;
-    ``bias`` is (C_out,) float32 or None.  ``num_threads`` >= 1.
-    """
-    cdef convt_geom G
+cdef void _fill_geom(convt_geom *G, pw, x, out):
     cdef int a
     G.batch, G.cin = x.shape[0], x.shape[1]
     G.cout = out.shape[1]
@@ -281,6 +343,16 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
     G.out_size = G.out_shape[0] * G.out_shape[1] * G.out_shape[2]
     G.a_group_stride = pw.a_group_stride
     G.nw = pw.phases.nw
+
+
+def conv_transpose_f32(pw, x, bias, out, num_threads):
+    """out[...] = conv_transpose(x) with packed weights ``pw``; 5-D C-contiguous float32.
+
+    ``x`` is (N, C_in, D, H, W), ``out`` (N, C_out, OD, OH, OW) and is fully overwritten;
+    ``bias`` is (C_out,) float32 or None.  ``num_threads`` >= 1.
+    """
+    cdef convt_geom G
+    _fill_geom(&G, pw, x, out)
     if G.batch == 0:
         return out
     if not pw.phases.complete:
@@ -300,6 +372,69 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
         _run_direct(&G, pw, tab_obj, sched.tasks, x, bp, out, nthreads)
     else:
         _run_gemm(&G, pw, tab_obj, sched, x, bp, out, nthreads)
+    return out
+
+
+def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
+    """out[...] = requantized exact conv_transpose of uint8 ``x`` with int8 packed ``pw``.
+
+    ``x`` (N, C_in, D, H, W) and ``out`` (N, C_out, OD, OH, OW) are C-contiguous uint8;
+    ``requant`` = (mode, zy, mult, fbias, ibias): mode 0 fbgemm / 1 qnnpack, per-output-channel
+    float32 ``mult`` and ``fbias`` and int32 ``ibias`` arrays (see include/convt/requant.h).
+    """
+    cdef convt_geom G
+    _fill_geom(&G, pw, x, out)
+    if G.batch == 0:
+        return out
+    cdef convt_requant rq
+    mode, zy, mult, fbias, ibias = requant
+    cdef const float[::1] mv = mult
+    cdef const float[::1] fv = fbias
+    cdef const int32_t[::1] iv = ibias
+    rq.mode, rq.zy = mode, zy
+    rq.mult, rq.fbias, rq.ibias = &mv[0], &fv[0], &iv[0]
+    if not pw.phases.complete:
+        # Kernel smaller than stride: some positions get no tap, only requant(0 + bias).
+        fill = np.array([convt_requant_one(&rq, o, 0) for o in range(G.cout)], dtype=np.uint8)
+        out[...] = fill.reshape(1, -1, 1, 1, 1)
+
+    sched, tab_obj = pw.schedule(G.batch, out.shape[2:])
+    cdef _PhaseTable tab = tab_obj
+    cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
+    if sched.macs < PARALLEL_MIN_MACS:
+        nthreads = 1
+    G.kc, G.mc, G.nc, G.kpanel = (sched.kc + 1) // 2 * 2, sched.mc, sched.nc, sched.kpanel
+    cdef const int64_t[:, ::1] tasks = sched.tasks
+    cdef int64_t ntasks = tasks.shape[0], t
+    cdef int a
+    cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
+    cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
+    cdef char *base = _aligned_scratch(nthreads * wsbytes)
+    cdef convt_workspace *wss = <convt_workspace *>malloc(nthreads * sizeof(convt_workspace))
+    if wss == NULL:
+        raise MemoryError()
+    for a in range(nthreads):
+        convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, nph_max, G.mc, G.nc)
+    cdef const unsigned char[::1] xv = x.reshape(-1)
+    cdef unsigned char[::1] ov = out.reshape(-1)
+    cdef const int16_t[::1] av = pw.apack
+    cdef convt_s16_ukr_fn ukr = _ukr_s16
+    cdef const unsigned char *xp = &xv[0]
+    cdef unsigned char *op = &ov[0]
+    cdef const int16_t *ap = &av[0]
+    cdef int32_t zx_ = zx
+    try:
+        with nogil:
+            if nthreads == 1:
+                for t in range(ntasks):
+                    convt_subconv_task_q8(&G, tab.phases, ap, xp, zx_, &rq, op, &tasks[t, 0],
+                                          &wss[0], ukr)
+            else:
+                for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
+                    convt_subconv_task_q8(&G, tab.phases, ap, xp, zx_, &rq, op, &tasks[t, 0],
+                                          &wss[threadid()], ukr)
+    finally:
+        free(wss)
     return out
 
 
