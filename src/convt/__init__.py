@@ -8,11 +8,14 @@ forces the portable kernels).
 from ._engine import isa, max_threads, openmp_enabled
 from .functional import conv_transpose1d, conv_transpose2d, conv_transpose3d
 from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from .qtensor import QTensor, quantize_per_channel, quantize_per_tensor
+from . import quantized  # noqa: E402  (after QTensor: quantized imports it)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
     "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+    "QTensor", "quantize_per_tensor", "quantize_per_channel", "quantized",
     "isa", "max_threads", "openmp_enabled", "__version__",
 ]

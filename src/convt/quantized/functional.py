@@ -1,0 +1,170 @@
+"""Quantized transposed convolution: uint8 activations x int8 weights -> exact int32 ->
+requantized uint8, as ``torch.ao.nn.quantized.ConvTranspose*d`` computes it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _args, _engine
+from ..qtensor import QTensor, _check_scale, _check_zero_point
+from . import _requant
+
+__all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+
+_U8 = np.dtype(np.uint8)
+_I8 = np.dtype(np.int8)
+
+
+def check_qinput(input, nd: int):
+    """(QTensor, batched uint8 (N, C, *spatial) view, batched) for a quantized activation."""
+    if not isinstance(input, QTensor):
+        raise TypeError(
+            f"input must be a convt.QTensor of uint8 activations (quantize float data with "
+            f"convt.quantize_per_tensor), got {type(input).__name__}")
+    if input.dtype != _U8:
+        raise TypeError(f"input must hold uint8 activations, got {input.dtype}")
+    if input.qscheme() != "per_tensor_affine":
+        raise ValueError("input must be quantized per tensor, got a per-channel QTensor")
+    xb, batched = _args.split_batch(input.int_repr(), nd)
+    _args.check_input_spatial(xb)
+    return xb, batched
+
+
+def check_qweight(weight, nd: int, groups: int, in_channels: int):
+    """int8 weight (C_in, C_out/groups, *k) with per-output-channel scales and zero points
+    (C_out/groups,): per tensor, or per channel along axis 1."""
+    if not isinstance(weight, QTensor):
+        raise TypeError(f"weight must be a convt.QTensor of int8 values (see "
+                        f"convt.quantize_per_tensor), got {type(weight).__name__}")
+    if weight.dtype != _I8:
+        raise TypeError(f"weight must hold int8 values, got {weight.dtype}")
+    if weight.qscheme() == "per_channel_affine" and weight.q_per_channel_axis() != 1:
+        raise ValueError(
+            f"per-channel weights must be quantized along axis 1 (output channels of a group, "
+            f"layout (C_in, C_out/groups, *kernel)), got axis {weight.q_per_channel_axis()}")
+    w = _args.normalise_weight(weight.int_repr(), nd, groups, in_channels)
+    if weight.ndim != w.ndim:
+        raise ValueError("a quantized weight must use the (C_in, C_out/groups, *kernel) layout")
+    cog = w.shape[1]
+    return w, weight.scales_along(cog), weight.zero_points_along(cog)
+
+
+def check_requant(requant) -> str:
+    if requant not in _requant.MODES:
+        raise ValueError(f"requant must be one of {_requant.MODES}, got {requant!r}")
+    return requant
+
+
+def pack_weight(w: np.ndarray, zw: np.ndarray, geom: _args.Geometry) -> _engine.PackedWeightQ8:
+    w5 = w.reshape(w.shape[:2] + _args.pad3(w.shape[2:], 1))
+    return _engine.PackedWeightQ8(w5, zw.astype(np.int32), _args.pad3(geom.stride, 1),
+                                  _args.pad3(geom.padding, 0), _args.pad3(geom.dilation, 1),
+                                  geom.groups)
+
+
+def run(packed, xb: np.ndarray, batched: bool, sx: float, zx: int, sw: np.ndarray, bias,
+        scale: float, zero_point: int, requant: str, out_channels: int, out_spatial,
+        out, num_threads) -> QTensor:
+    """Allocate (or check) the uint8 output, compute requantization constants and run."""
+    threads = _args.check_num_threads(num_threads) or _engine.max_threads()
+    shape = (xb.shape[0], out_channels) + tuple(out_spatial)
+    _args.check_alloc(shape)
+    final_shape = shape if batched else shape[1:]
+    if out is None:
+        result = np.empty(final_shape, dtype=np.uint8)
+    else:
+        result = _args.check_out(out, final_shape, np.uint8, xb)
+    groups = out_channels // len(sw)
+    consts = _requant.constants(requant, sx, np.tile(sw, groups), scale, bias)
+    mode, mult, fbias, ibias = consts
+    x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
+    o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
+    _engine.conv_transpose_q8(packed, x5, zx, (mode, zero_point, mult, fbias, ibias), o5,
+                              threads)
+    return QTensor(result, scale, zero_point)
+
+
+def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    scale, zero_point, requant, out, num_threads):
+    geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
+    xb, batched = check_qinput(input, nd)
+    w, sw, zw = check_qweight(weight, nd, geom.groups, xb.shape[1])
+    out_channels = w.shape[1] * geom.groups
+    b = _args.normalise_bias(bias, out_channels, nd)
+    scale = _check_scale(scale, "scale")
+    zero_point = _check_zero_point(zero_point, _U8, "zero_point")
+    check_requant(requant)
+    out_spatial = geom.output_spatial(xb.shape[2:], w.shape[2:])
+    return run(pack_weight(w, zw, geom), xb, batched, input.q_scale(), input.q_zero_point(),
+               sw, b, scale, zero_point, requant, out_channels, out_spatial, out, num_threads)
+
+
+_DOC = """{nd}-D quantized transposed convolution, as ``torch.ao.nn.quantized.ConvTranspose{nd}d``.
+
+    Computes the exact int32 sum of ``(x - x_zero_point) * (w - w_zero_point)`` over the taps
+    (no int16 saturation anywhere), then requantizes each output once to uint8 with
+    ``scale`` and ``zero_point``, rounding half to even like PyTorch's engine ``requant``.
+
+    Parameters
+    ----------
+    input : QTensor
+        uint8, per tensor, ``(N, C_in, {sp})`` or unbatched ``(C_in, {sp})``.
+    weight : QTensor
+        int8 ``(C_in, C_out/groups, {ks})``, per tensor or per channel along axis 1.
+    bias : array_like, optional
+        float32 ``(C_out,)``.
+    stride, padding, output_padding, groups, dilation
+        As in :func:`convt.conv_transpose{nd}d`.
+    scale : float
+        Output scale.
+    zero_point : int
+        Output zero point, 0..255.
+    requant : {{'fbgemm', 'qnnpack'}}
+        ``'fbgemm'`` (default; float bias, float32 multiplier) or ``'qnnpack'`` (bias
+        quantized to int32 first): bit-identical to the PyTorch engine of that name.
+    out : numpy.ndarray, optional
+        C-contiguous uint8 array of the output's shape to write into.
+    num_threads : int, optional
+        OpenMP threads (default: OpenMP's default).  Results do not depend on it.
+
+    Returns
+    -------
+    QTensor
+        uint8 with ``scale`` and ``zero_point``.
+
+    Examples
+    --------
+    >>> import numpy as np, convt
+    >>> x = convt.quantize_per_tensor(np.ones((1, 2, {ex}), np.float32), 0.1, 0)
+    >>> w = convt.quantize_per_tensor(np.full((2, 3, {exk}), 0.5, np.float32), 0.01, 0, np.int8)
+    >>> y = convt.quantized.functional.conv_transpose{nd}d(x, w, stride=2, scale=0.2, zero_point=0)
+    >>> y.shape, y.dtype
+    ((1, 3, {eo}), dtype('uint8'))
+"""
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, scale, zero_point, requant="fbgemm", out=None,
+                     num_threads=None):
+    return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, scale, zero_point, requant, out, num_threads)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, scale, zero_point, requant="fbgemm", out=None,
+                     num_threads=None):
+    return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, scale, zero_point, requant, out, num_threads)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1, *, scale, zero_point, requant="fbgemm", out=None,
+                     num_threads=None):
+    return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, scale, zero_point, requant, out, num_threads)
+
+
+for _nd, _fn in ((1, conv_transpose1d), (2, conv_transpose2d), (3, conv_transpose3d)):
+    _fn.__doc__ = _DOC.format(
+        nd=_nd, sp=_args.spatial_names(_nd), ks=", ".join(["k"] * _nd),
+        ex=", ".join(["4"] * _nd), exk=", ".join(["2"] * _nd), eo=", ".join(["8"] * _nd))
