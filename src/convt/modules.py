@@ -12,31 +12,20 @@ from .functional import pack_weight, run
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
-class _ConvTransposeNd:
-    """Shared implementation; subclasses fix ``_nd``."""
+class TransposedLayerBase:
+    """Hyper-parameters, ``output_size`` handling and ``repr`` shared by the float and the
+    quantized layers; subclasses fix ``_nd``."""
 
     _nd = 0
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", *,
-                 rng=None):
+    def _init_hyper(self, in_channels, out_channels, kernel_size, stride, padding,
+                    output_padding, groups, dilation, padding_mode):
         nd = self._nd
         self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
         self.kernel_size = _args.check_kernel_size(kernel_size, nd)
         self.in_channels, self.out_channels = _args.check_channels(
             in_channels, out_channels, self._geom.groups)
         self.padding_mode = _args.check_padding_mode(padding_mode)
-        if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"bias must be True or False, got {bias!r}")
-        # PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) reduces to U(-1/sqrt(fan_in),
-        # 1/sqrt(fan_in)) with fan_in = weight.shape[1] * prod(kernel) = C_out/groups * prod(k).
-        gen = np.random.default_rng(rng)
-        cog = self.out_channels // self.groups
-        bound = 1.0 / math.sqrt(cog * math.prod(self.kernel_size))
-        self.weight = gen.uniform(-bound, bound,
-                                  (self.in_channels, cog) + self.kernel_size).astype(np.float32)
-        self.bias = (gen.uniform(-bound, bound, self.out_channels).astype(np.float32)
-                     if bias else None)
 
     # -- hyper-parameters (read-only: the packed weights depend on them) ---------------------
     stride = property(lambda self: self._geom.stride)
@@ -44,6 +33,63 @@ class _ConvTransposeNd:
     output_padding = property(lambda self: self._geom.output_padding)
     dilation = property(lambda self: self._geom.dilation)
     groups = property(lambda self: self._geom.groups)
+
+    def _weight_shape(self):
+        return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+
+    def _output_spatial(self, xb, batched, output_size, input_shape):
+        """Output spatial shape for a batched input view, honouring ``output_size``."""
+        if xb.shape[1] != self.in_channels:
+            raise ValueError(f"input has {xb.shape[1]} channels (shape {input_shape}), "
+                             f"expected in_channels={self.in_channels}")
+        if output_size is None:
+            op = self.output_padding
+        else:
+            op = _args.output_padding_for_size(output_size, self._nd, batched, xb.shape[2:],
+                                               self.kernel_size, self._geom, self.out_channels,
+                                               xb.shape[0])
+        return self._geom.output_spatial(xb.shape[2:], self.kernel_size, op)
+
+    def _repr_fields(self, has_bias: bool, after_stride: str = "") -> str:
+        nd = self._nd
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}{after_stride}")
+        if self.padding != (0,) * nd:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * nd:
+            s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if not has_bias:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+def init_bound(out_channels, groups, kernel_size) -> float:
+    """PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) reduces to
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_out/groups * prod(kernel)."""
+    return 1.0 / math.sqrt(out_channels // groups * math.prod(kernel_size))
+
+
+class _ConvTransposeNd(TransposedLayerBase):
+    """Shared implementation; subclasses fix ``_nd``."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", *,
+                 rng=None):
+        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, dilation, padding_mode)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        gen = np.random.default_rng(rng)
+        bound = init_bound(self.out_channels, self.groups, self.kernel_size)
+        self.weight = gen.uniform(-bound, bound, self._weight_shape()).astype(np.float32)
+        self.bias = (gen.uniform(-bound, bound, self.out_channels).astype(np.float32)
+                     if bias else None)
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -58,7 +104,7 @@ class _ConvTransposeNd:
     @weight.setter
     def weight(self, value):
         w = _args.as_float32(value, "weight")
-        expect = (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        expect = self._weight_shape()
         if w.shape != expect:
             raise ValueError(f"weight must have shape {expect}, got {w.shape}")
         w = np.array(w, dtype=np.float32, order="C", copy=True)
@@ -105,41 +151,16 @@ class _ConvTransposeNd:
         num_threads : int, optional
             OpenMP threads (default: OpenMP's default).
         """
-        nd = self._nd
-        xb, batched = _args.split_batch(_args.as_float32(input, "input"), nd)
+        xb, batched = _args.split_batch(_args.as_float32(input, "input"), self._nd)
         _args.check_input_spatial(xb)
-        if xb.shape[1] != self.in_channels:
-            raise ValueError(f"input has {xb.shape[1]} channels (shape {np.shape(input)}), "
-                             f"expected in_channels={self.in_channels}")
-        if output_size is None:
-            op = self.output_padding
-        else:
-            op = _args.output_padding_for_size(output_size, nd, batched, xb.shape[2:],
-                                               self.kernel_size, self._geom, self.out_channels,
-                                               xb.shape[0])
-        out_spatial = self._geom.output_spatial(xb.shape[2:], self.kernel_size, op)
+        out_spatial = self._output_spatial(xb, batched, output_size, np.shape(input))
         return run(self._packed_weight(), xb, batched, self._bias, self.out_channels,
                    out_spatial, out, num_threads, keep_apart=(self._weight,))
 
     forward = __call__
 
     def extra_repr(self) -> str:
-        nd = self._nd
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,) * nd:
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * nd:
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * nd:
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self._bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        return self._repr_fields(self._bias is not None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"

@@ -2,5 +2,7 @@
 ``torch.ao.nn.quantized``."""
 
 from . import functional
+from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, PackedConvTransposeParams
 
-__all__ = ["functional"]
+__all__ = ["functional", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
+           "PackedConvTransposeParams"]
