@@ -1,7 +1,8 @@
 """Benchmark: convt against its peers on the reference shapes, as % of the machine's peak.
 
 Run with ``python -m convt bench`` (``--quick`` for a short run, ``--shapes`` to pick).
-Peers are measured in the same run when importable: PyTorch (``torch.nn.functional``).
+Peers are measured in the same run when importable: PyTorch (``torch.nn.functional`` for
+float, ``torch.ao.nn.quantized`` for int8).
 """
 
 from __future__ import annotations
@@ -126,6 +127,84 @@ def torch_runner(shape: Shape, threads: int):
     return run
 
 
+def convt_q8_runner(shape: Shape, threads: int):
+    from . import quantized
+    from .qtensor import quantize_per_tensor
+    x, w, b = make_inputs(shape)
+    qx = quantize_per_tensor(np.abs(x), 0.03, 0)
+    cls = getattr(quantized, f"ConvTranspose{shape.nd}d")
+    m = cls(shape.cin, shape.cout, shape.kernel, **shape.params())
+    m.set_weight_bias(quantize_per_tensor(w, 0.002, 0, np.int8), b)
+    m.scale, m.zero_point = 0.05, 128
+    out = np.empty(m(qx).shape, np.uint8)
+    return lambda: m(qx, out=out, num_threads=threads)
+
+
+def torch_q8_runner(shape: Shape, threads: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    import warnings
+    engine = "qnnpack" if shape.nd == 1 else "fbgemm"
+    if engine not in torch.backends.quantized.supported_engines:
+        return None
+    torch.backends.quantized.engine = engine
+    torch.set_num_threads(threads)
+    x, w, b = make_inputs(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qx = torch.quantize_per_tensor(torch.from_numpy(np.abs(x)), 0.03, 0, torch.quint8)
+        qw = torch.quantize_per_tensor(torch.from_numpy(w), 0.002, 0, torch.qint8)
+        m = getattr(torch.ao.nn.quantized, f"ConvTranspose{shape.nd}d")(
+            shape.cin, shape.cout, shape.kernel, **shape.params())
+        m.set_weight_bias(qw, torch.from_numpy(b))
+    m.scale, m.zero_point = 0.05, 128
+
+    def run():
+        with torch.no_grad():
+            return m(qx)
+    return run
+
+
+def _geomean(values):
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def run_int8(shapes=None, threads=None, quick=False, peers=True, printer=print,
+             float_times=None):
+    """int8 section: convt quantized vs PyTorch's quantized module (1-D QNNPACK, 2-D/3-D
+    FBGEMM) and vs convt float, as GOP/s (2 per multiply-add) and % of the exact-int8 peak."""
+    threads = threads or _engine.max_threads()
+    min_time = 0.15 if quick else 0.5
+    peak = _engine.peak_probe_int8(0.2 if quick else 0.5, threads)
+    printer(f"int8: measured exact-int8 peak (vpmaddwd mix) {peak:.1f} GOP/s, {threads} threads")
+    printer(f"{'shape':<14} {'convt GOP/s':>11} {'% peak':>7} {'ms':>8} {'torch-q GOP/s':>13} "
+            f"{'convt/torch-q':>13} {'int8/f32':>9}")
+    rows = []
+    for shape in SHAPES:
+        if shapes and shape.name not in shapes:
+            continue
+        t = time_fn(convt_q8_runner(shape, threads), min_time)
+        gop = shape.flops() / t / 1e9
+        row = dict(shape=shape.name, gops=gop, pct=100 * gop / peak, ms=t * 1e3)
+        tr = torch_q8_runner(shape, threads) if peers else None
+        tq = time_fn(tr, min_time) if tr is not None else None
+        if tq:
+            row.update(torch_gops=shape.flops() / tq / 1e9, ratio=tq / t)
+        if float_times and shape.name in float_times:
+            row["vs_float"] = float_times[shape.name] / t
+        printer(f"{shape.name:<14} {gop:>11.1f} {row['pct']:>6.1f}% {t * 1e3:>8.3f} "
+                f"{row.get('torch_gops', float('nan')):>13.1f} "
+                f"{row.get('ratio', float('nan')):>12.2f}x {row.get('vs_float', float('nan')):>8.2f}x")
+        rows.append(row)
+    ratios = [r["ratio"] for r in rows if "ratio" in r]
+    if ratios:
+        printer(f"geometric mean convt-int8/torch-int8 speed: {_geomean(ratios):.2f}x over "
+                f"{len(ratios)} shapes")
+    return dict(peak=peak, rows=rows)
+
+
 def run(shapes=None, threads=None, quick=False, peers=True, printer=print):
     threads = threads or _engine.max_threads()
     min_time = 0.15 if quick else 0.5
@@ -143,7 +222,8 @@ def run(shapes=None, threads=None, quick=False, peers=True, printer=print):
             continue
         t = time_fn(convt_runner(shape, threads), min_time)
         gf = shape.flops() / t / 1e9
-        row = dict(shape=shape.name, convt_gflops=gf, convt_pct=100 * gf / peak, convt_ms=t * 1e3)
+        row = dict(shape=shape.name, convt_gflops=gf, convt_pct=100 * gf / peak, convt_ms=t * 1e3,
+                   convt_s=t)
         line = f"{shape.name:<14} {gf:>10.1f} {100 * gf / peak:>6.1f}% {t * 1e3:>8.3f}"
         tr = torch_runner(shape, threads) if peers else None
         if tr is not None:
@@ -155,8 +235,8 @@ def run(shapes=None, threads=None, quick=False, peers=True, printer=print):
         rows.append(row)
     ratios = [r["ratio"] for r in rows if "ratio" in r]
     if ratios:
-        gm = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        printer(f"geometric mean convt/torch speed: {gm:.2f}x over {len(ratios)} shapes")
+        printer(f"geometric mean convt/torch speed: {_geomean(ratios):.2f}x over "
+                f"{len(ratios)} shapes")
     return dict(peak=peak, threads=threads, isa=isa, rows=rows)
 
 
@@ -166,5 +246,12 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None, help="threads (default: OpenMP's)")
     ap.add_argument("--shapes", nargs="*", help="shape names to run (default: all)")
     ap.add_argument("--no-peers", action="store_true", help="skip PyTorch")
+    ap.add_argument("--section", choices=["all", "float", "int8"], default="all")
     args = ap.parse_args(argv)
-    run(args.shapes, args.threads, args.quick, not args.no_peers)
+    float_times = None
+    if args.section in ("all", "float"):
+        res = run(args.shapes, args.threads, args.quick, not args.no_peers)
+        float_times = {r["shape"]: r["convt_s"] for r in res["rows"]}
+    if args.section in ("all", "int8"):
+        run_int8(args.shapes, args.threads, args.quick, not args.no_peers,
+                 float_times=float_times)

@@ -41,3 +41,23 @@ def conv_transpose_f32(
     num_threads: int,
 ) -> npt.NDArray[np.float32]: ...
 def peak_probe_f32(seconds: float = ..., num_threads: int = ...) -> float: ...
+def peak_probe_int8(seconds: float = ..., num_threads: int = ...) -> float: ...
+def conv_transpose_q8(
+    pw: PackedWeightQ8,
+    x: npt.NDArray[np.uint8],
+    zx: int,
+    requant: tuple[int, int, Any, Any, Any],
+    out: npt.NDArray[np.uint8],
+    num_threads: int,
+) -> npt.NDArray[np.uint8]: ...
+
+class PackedWeightQ8(PackedWeight):
+    def __init__(  # type: ignore[override]
+        self,
+        weight: npt.NDArray[np.int8],
+        zero_points: npt.NDArray[np.int32],
+        stride: tuple[int, int, int],
+        padding: tuple[int, int, int],
+        dilation: tuple[int, int, int],
+        groups: int,
+    ) -> None: ...

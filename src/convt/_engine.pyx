@@ -43,6 +43,8 @@ cdef extern from "convt/cpu.h" nogil:
 cdef extern from "convt/peak.h" nogil:
     float convt_peak_fma_portable(int64_t iters)
     float convt_peak_fma_avx2(int64_t iters)
+    float convt_peak_s16_portable(int64_t iters)
+    float convt_peak_s16_avx2(int64_t iters)
 
 cdef extern from "convt/subconv.h" nogil:
     ctypedef void (*convt_f32_ukr_fn)(int64_t kc, const float *a, const float *b, float *c,
@@ -504,21 +506,32 @@ cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, const float *
 
 
 # ----------------------------------------------------------------------------- peak probe
-cdef double _peak_seconds(int n, int64_t iters, bint use_avx2):
-    """Wall time of n threads each running one FMA-chain probe of ``iters`` iterations."""
+cdef double _peak_seconds(int n, int64_t iters, bint use_avx2, bint int8):
+    """Wall time of n threads each running one probe of ``iters`` iterations."""
     cdef int i
     cdef float sink = 0
     t0 = time.perf_counter()
     with nogil:
         for i in prange(n, num_threads=n, schedule="static", chunksize=1):
-            if use_avx2:
-                sink += convt_peak_fma_avx2(iters)
+            if int8:
+                sink += convt_peak_s16_avx2(iters) if use_avx2 else convt_peak_s16_portable(iters)
             else:
-                sink += convt_peak_fma_portable(iters)
+                sink += convt_peak_fma_avx2(iters) if use_avx2 else convt_peak_fma_portable(iters)
     dt = time.perf_counter() - t0
     if sink == 12345.0:  # keep the result alive
         print("")
     return dt
+
+
+def _peak(double seconds, int num_threads, bint int8):
+    cdef int n = num_threads if num_threads > 0 else convt_max_threads()
+    cdef int64_t iters = 1 << 16
+    cdef bint use_avx2 = _isa == "avx2"
+    # calibrate: grow iters until one run takes a reasonable time
+    while _peak_seconds(n, iters, use_avx2, int8) < seconds / 4 and iters < (1 << 40):
+        iters *= 4
+    best = min(_peak_seconds(n, iters, use_avx2, int8) for _ in range(3))
+    return n * iters * 12 * (16 if int8 else 8) * 2 / best / 1e9
 
 
 def peak_probe_f32(double seconds=0.25, int num_threads=0):
@@ -527,11 +540,10 @@ def peak_probe_f32(double seconds=0.25, int num_threads=0):
     Runs 12 independent 8-lane FMA chains per thread (the AVX2 variant when the CPU has it),
     all threads at once, and returns the best of three timed runs.
     """
-    cdef int n = num_threads if num_threads > 0 else convt_max_threads()
-    cdef int64_t iters = 1 << 16
-    cdef bint use_avx2 = _isa == "avx2"
-    # calibrate: grow iters until one run takes a reasonable time
-    while _peak_seconds(n, iters, use_avx2) < seconds / 4 and iters < (1 << 40):
-        iters *= 4
-    best = min(_peak_seconds(n, iters, use_avx2) for _ in range(3))
-    return n * iters * 12 * 8 * 2 / best / 1e9
+    return _peak(seconds, num_threads, False)
+
+
+def peak_probe_int8(double seconds=0.25, int num_threads=0):
+    """Measured exact-int8 peak in GOP/s (2 per multiply-add) for the quantized kernel's
+    instruction mix: 12 independent vpmaddwd + vpaddd chains per thread."""
+    return _peak(seconds, num_threads, True)
