@@ -24,6 +24,18 @@ typedef struct {
     const int32_t *ibias;  /* qnnpack: quantized bias, 0 without bias */
 } convt_requant;
 
+/* clamp(round_half_even(v) + zy, 0, 255) without calls or branches, so loops vectorise:
+ * adding and subtracting 1.5 * 2^23 rounds to the nearest even integer for |v| < 2^22 (the
+ * default rounding mode; no fast-math), and larger |v| saturate the output anyway. */
+static inline uint8_t convt_round_clamp(float v, float zy)
+{
+    const float big = 4194304.0f, magic = 12582912.0f;
+    v = v < -big ? -big : (v > big ? big : v);
+    float t = ((v + magic) - magic) + zy;
+    t = t < 0.0f ? 0.0f : (t > 255.0f ? 255.0f : t);
+    return (uint8_t)(int32_t)t;
+}
+
 static inline uint8_t convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
 {
     float v;
@@ -34,10 +46,26 @@ static inline uint8_t convt_requant_one(const convt_requant *q, int64_t o, int32
         const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)q->ibias[o]);
         v = (float)a * q->mult[o];
     }
-    float t = nearbyintf(v) + (float)q->zy;
-    if (!(t >= 0.0f)) t = 0.0f;  /* also NaN */
-    if (t > 255.0f) t = 255.0f;
-    return (uint8_t)t;
+    if (v != v) v = 0.0f;  /* NaN (only from non-finite constants) */
+    return convt_round_clamp(v, (float)q->zy);
+}
+
+/* The same for 16 consecutive accumulators of output channel o (vectorisable). */
+static void convt_requant16(const convt_requant *q, int64_t o, const int32_t *restrict acc,
+                            uint8_t *restrict dst)
+{
+    const float m = q->mult[o], zy = (float)q->zy;
+    if (q->mode == CONVT_REQUANT_FBGEMM) {
+        const float fb = q->fbias[o];
+        for (int j = 0; j < 16; ++j) {
+            const float sum = (float)acc[j] + fb;
+            dst[j] = convt_round_clamp(sum * m, zy);
+        }
+    } else {
+        const uint32_t ib = (uint32_t)q->ibias[o];
+        for (int j = 0; j < 16; ++j)
+            dst[j] = convt_round_clamp((float)(int32_t)((uint32_t)acc[j] + ib) * m, zy);
+    }
 }
 
 #endif

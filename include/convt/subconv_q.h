@@ -40,7 +40,17 @@ static void convt_pack_b_s16(const convt_geom *G, const convt_phase *P, const ui
                 int16_t *d = panel + s * bstride + (k >> 1) * 2 * CONVT_NR + (k & 1);
                 if (kind == CONVT_SL_FULL) {
                     const uint8_t *src = xg + ws->base[s] + ci * isz;
-                    for (int j = 0; j < CONVT_NR; ++j) d[2 * j] = (int16_t)(src[j] - z);
+                    if (!(k & 1) && ci + 1 < cig) {
+                        /* rows k and k+1 together: one contiguous run of 16 pairs */
+                        const uint8_t *src1 = src + isz;
+                        for (int j = 0; j < CONVT_NR; ++j) {
+                            d[2 * j] = (int16_t)(src[j] - z);
+                            d[2 * j + 1] = (int16_t)(src1[j] - z);
+                        }
+                        ++ci;
+                    } else {
+                        for (int j = 0; j < CONVT_NR; ++j) d[2 * j] = (int16_t)(src[j] - z);
+                    }
                 } else if (kind == CONVT_SL_ZERO) {
                     for (int j = 0; j < CONVT_NR; ++j) d[2 * j] = 0;
                 } else if (kind == CONVT_SL_SPAN) {
@@ -72,9 +82,15 @@ static void convt_epilogue_q8(const convt_geom *G, const convt_phase *P0, int64_
             const int64_t j = s * CONVT_NR;
             if (ws->orun[s]) {
                 uint8_t *dst = o + ws->ooff[j];
-                for (int jj = 0; jj < CONVT_NR; ++jj)
-                    for (int64_t rw = 0; rw < sw; ++rw)
-                        dst[jj * sw + rw] = convt_requant_one(rq, co, cr[rw * cstride + j + jj]);
+                uint8_t tmp[CONVT_NR];
+                for (int64_t rw = 0; rw < sw; ++rw) {
+                    if (sw == 1) {
+                        convt_requant16(rq, co, cr + j, dst);
+                        break;
+                    }
+                    convt_requant16(rq, co, cr + rw * cstride + j, tmp);
+                    for (int jj = 0; jj < CONVT_NR; ++jj) dst[jj * sw + rw] = tmp[jj];
+                }
             } else {
                 const int64_t jend = j + CONVT_NR < ncol ? j + CONVT_NR : ncol;
                 for (int64_t jj = j; jj < jend; ++jj) {
