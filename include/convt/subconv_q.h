@@ -157,6 +157,20 @@ static void convt_subconv_task_q8(const convt_geom *G, const convt_phase *phases
     }
 }
 
+/* Peak probe on the kernel itself: `iters` calls of the micro-kernel on L1-resident 6x256 and
+ * 256x16 panels (6*16*256 multiply-adds each); returns a value depending on the results. */
+static float convt_peak_s16_ukr(int64_t iters, convt_s16_ukr_fn ukr)
+{
+    enum { KC = 256 };
+    static const int16_t zero_pad[1] = {0};
+    int16_t a[CONVT_MR * KC], b[CONVT_NR * KC];
+    int32_t c[CONVT_MR * CONVT_NR];
+    for (int i = 0; i < CONVT_MR * KC; ++i) a[i] = (int16_t)(i % 7 - 3 + zero_pad[0]);
+    for (int i = 0; i < CONVT_NR * KC; ++i) b[i] = (int16_t)(i % 5 - 2);
+    for (int64_t i = 0; i < iters; ++i) ukr(KC, a, b, c, CONVT_NR, (int)(i & 1), CONVT_MR);
+    return (float)c[0];
+}
+
 /* Pack int8 weights w (cin, cog, KD, KH, KW) minus their zero points zw[co] (co < cog) into
  * per-(group, phase) MR-row slivers of k pairs (K padded to even with zeros):
  * apack[g*a_group_stride + a_offset + ((q*Ka/2 + k/2)*MR + r)*2 + (k&1)]. */
