@@ -13,6 +13,13 @@
 #define CONVT_X86 0
 #endif
 
+/* C99 restrict; MSVC's C compiler spells it __restrict unless built with /std:c11. */
+#if defined(_MSC_VER)
+#define CONVT_RESTRICT __restrict
+#else
+#define CONVT_RESTRICT restrict
+#endif
+
 /* Per-function target attribute for AVX2+FMA code; MSVC accepts the intrinsics without /arch. */
 #if CONVT_X86 && (defined(__GNUC__) || defined(__clang__))
 #define CONVT_TARGET_AVX2 __attribute__((target("avx2,fma")))

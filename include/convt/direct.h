@@ -14,14 +14,14 @@
 
 typedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n);
 
-static void convt_f32_axpy_portable(float *restrict acc, const float *restrict x, float w,
+static void convt_f32_axpy_portable(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x, float w,
                                     int64_t n)
 {
     for (int64_t i = 0; i < n; ++i) acc[i] += w * x[i];
 }
 
 #if CONVT_HAVE_AVX2_KERNELS
-static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *restrict acc, const float *restrict x,
+static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x,
                                                   float w, int64_t n)
 {
     const __m256 wv = _mm256_set1_ps(w);

@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include "cpu.h"
 
 enum { CONVT_REQUANT_FBGEMM = 0, CONVT_REQUANT_QNNPACK = 1 };
 
@@ -51,8 +52,8 @@ static inline uint8_t convt_requant_one(const convt_requant *q, int64_t o, int32
 }
 
 /* The same for 16 consecutive accumulators of output channel o (vectorisable). */
-static void convt_requant16(const convt_requant *q, int64_t o, const int32_t *restrict acc,
-                            uint8_t *restrict dst)
+static void convt_requant16(const convt_requant *q, int64_t o, const int32_t *CONVT_RESTRICT acc,
+                            uint8_t *CONVT_RESTRICT dst)
 {
     const float m = q->mult[o], zy = (float)q->zy;
     if (q->mode == CONVT_REQUANT_FBGEMM) {

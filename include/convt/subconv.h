@@ -202,13 +202,13 @@ static void convt_pack_b(const convt_geom *G, const convt_phase *P, const float 
 }
 
 /* out[j*sw + rw] = c[rw][j] + b for 16 columns and every phase rw: one contiguous run. */
-static void convt_store_run(float *restrict dst, const float *restrict c, int64_t cstride,
+static void convt_store_run(float *CONVT_RESTRICT dst, const float *CONVT_RESTRICT c, int64_t cstride,
                             int64_t sw, float b)
 {
     if (sw == 1) {
         for (int j = 0; j < CONVT_NR; ++j) dst[j] = c[j] + b;
     } else if (sw == 2) {
-        const float *restrict c1 = c + cstride;
+        const float *CONVT_RESTRICT c1 = c + cstride;
         for (int j = 0; j < CONVT_NR; ++j) {
             dst[2 * j] = c[j] + b;
             dst[2 * j + 1] = c1[j] + b;

@@ -408,7 +408,7 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
         nthreads = 1
     G.kc, G.mc, G.nc, G.kpanel = (sched.kc + 1) // 2 * 2, sched.mc, sched.nc, sched.kpanel
     cdef const int64_t[:, ::1] tasks = sched.tasks
-    cdef int64_t ntasks = tasks.shape[0], t
+    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
     cdef int a
     cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
     cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
@@ -452,7 +452,7 @@ cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, ou
                int nthreads):
     G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
     cdef const int64_t[:, ::1] tasks = sched.tasks
-    cdef int64_t ntasks = tasks.shape[0], t
+    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
     cdef int a
     cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
     cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
@@ -485,7 +485,7 @@ cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, ou
 cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, const float *bp, out,
                  int nthreads):
     cdef const int64_t[:, ::1] tasks = tasks_arr
-    cdef int64_t ntasks = tasks.shape[0], t
+    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
     cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16
     cdef float *acc = <float *>_aligned_scratch(nthreads * per * sizeof(float))
     cdef const float[::1] xv = x.reshape(-1)
