@@ -258,14 +258,14 @@ def test_portable_isa_matches_default(tmp_path):
     assert name == "portable"
     default_name, y0, yd0 = _run_isa(tmp_path, "auto")
     assert default_name == convt.isa()[0] if os.environ.get("CONVT_ISA", "auto") == "auto" \
-        else default_name in ("avx2", "portable")
+        else default_name in ("avx2", "neon", "portable")
     np.testing.assert_allclose(y, y0, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(yd, yd0, rtol=1e-5, atol=1e-5)
 
 
 def test_isa_report():
     name, why = convt.isa()
-    assert name in ("avx2", "portable") and why
+    assert name in ("avx2", "neon", "portable") and why
     if os.environ.get("CONVT_ISA") == "portable":
         assert name == "portable"
 
@@ -274,7 +274,7 @@ def test_unknown_isa_warns(tmp_path):
     env = dict(os.environ, CONVT_ISA="sse9")
     res = subprocess.run([sys.executable, "-W", "always", "-c", "import convt; print(convt.isa()[0])"],
                          env=env, capture_output=True, text=True, check=True)
-    assert "CONVT_ISA" in res.stderr and res.stdout.strip() in ("avx2", "portable")
+    assert "CONVT_ISA" in res.stderr and res.stdout.strip() in ("avx2", "neon", "portable")
 
 
 @pytest.mark.parametrize("groups", [1, 2])  # GEMM and direct paths

@@ -31,6 +31,13 @@
 #define CONVT_HAVE_AVX2_KERNELS 0
 #endif
 
+/* NEON (Advanced SIMD) is part of the AArch64 baseline: those kernels need no runtime check. */
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define CONVT_HAVE_NEON_KERNELS 1
+#else
+#define CONVT_HAVE_NEON_KERNELS 0
+#endif
+
 /* 1 when the CPU has AVX2 and FMA and the OS saves YMM state. */
 static int convt_cpu_has_avx2_fma(void)
 {

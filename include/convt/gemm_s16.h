@@ -115,4 +115,45 @@ static CONVT_TARGET_AVX2 void convt_s16_ukr_avx2(int64_t kc, const int16_t *a, c
 #define convt_s16_ukr_avx2 convt_s16_ukr_portable
 #endif
 
+#if CONVT_HAVE_NEON_KERNELS
+#include <arm_neon.h>
+
+/* Exact: vld2 splits each column's (k, k+1) pair into even/odd lanes; smlal widens the int16
+ * products into int32 accumulators (wrapping like every int32 accumulator). */
+static void convt_s16_ukr_neon(int64_t kc, const int16_t *a, const int16_t *b, int32_t *c,
+                               int64_t ldc, int accumulate, int mr)
+{
+    int32x4_t acc[CONVT_MR][4];
+    for (int r = 0; r < CONVT_MR; ++r)
+        for (int q = 0; q < 4; ++q) acc[r][q] = vdupq_n_s32(0);
+    for (int64_t kp = 0; kp < kc / 2; ++kp) {
+        const int16x8x2_t lo = vld2q_s16(b);       /* columns 0-7: val[0] k, val[1] k+1 */
+        const int16x8x2_t hi = vld2q_s16(b + 16);  /* columns 8-15 */
+        for (int r = 0; r < CONVT_MR; ++r) {
+            const int16_t a0 = a[2 * r], a1 = a[2 * r + 1];
+            acc[r][0] = vmlal_n_s16(acc[r][0], vget_low_s16(lo.val[0]), a0);
+            acc[r][0] = vmlal_n_s16(acc[r][0], vget_low_s16(lo.val[1]), a1);
+            acc[r][1] = vmlal_n_s16(acc[r][1], vget_high_s16(lo.val[0]), a0);
+            acc[r][1] = vmlal_n_s16(acc[r][1], vget_high_s16(lo.val[1]), a1);
+            acc[r][2] = vmlal_n_s16(acc[r][2], vget_low_s16(hi.val[0]), a0);
+            acc[r][2] = vmlal_n_s16(acc[r][2], vget_low_s16(hi.val[1]), a1);
+            acc[r][3] = vmlal_n_s16(acc[r][3], vget_high_s16(hi.val[0]), a0);
+            acc[r][3] = vmlal_n_s16(acc[r][3], vget_high_s16(hi.val[1]), a1);
+        }
+        a += 2 * CONVT_MR;
+        b += 2 * CONVT_NR;
+    }
+    for (int r = 0; r < mr; ++r) {
+        int32_t *cr = c + r * ldc;
+        for (int q = 0; q < 4; ++q) {
+            int32x4_t v = acc[r][q];
+            if (accumulate) v = vaddq_s32(v, vld1q_s32(cr + 4 * q));
+            vst1q_s32(cr + 4 * q, v);
+        }
+    }
+}
+#else
+#define convt_s16_ukr_neon convt_s16_ukr_portable
+#endif
+
 #endif

@@ -14,6 +14,15 @@ def info():
           f"default threads: {_engine.max_threads()}")
     b = _engine.build_info()
     print(f"built with: {b['compiler']} {b['flags']}")
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        print("OpenMP runtime: (install threadpoolctl to see which library is loaded)")
+    else:
+        for lib in threadpool_info():
+            if lib.get("user_api") == "openmp":
+                print(f"OpenMP runtime: {lib.get('internal_api')} {lib.get('version') or ''} "
+                      f"{lib.get('filepath')} ({lib.get('num_threads')} threads)")
 
 
 def main(argv=None):

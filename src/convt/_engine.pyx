@@ -39,6 +39,7 @@ cdef extern from "convt/threads.h" nogil:
 cdef extern from "convt/cpu.h" nogil:
     int convt_cpu_has_avx2_fma()
     int CONVT_HAVE_AVX2_KERNELS
+    int CONVT_HAVE_NEON_KERNELS
 
 cdef extern from "convt/peak.h" nogil:
     float convt_peak_fma_portable(int64_t iters)
@@ -51,6 +52,7 @@ cdef extern from "convt/subconv.h" nogil:
                                       int64_t ldc, int accumulate, int mr) noexcept nogil
     void convt_f32_ukr_portable(int64_t, const float *, const float *, float *, int64_t, int, int)
     void convt_f32_ukr_avx2(int64_t, const float *, const float *, float *, int64_t, int, int)
+    void convt_f32_ukr_neon(int64_t, const float *, const float *, float *, int64_t, int, int)
 
     ctypedef struct convt_geom:
         int64_t batch, cin, cout, groups, cig, cog
@@ -89,6 +91,7 @@ cdef extern from "convt/subconv_q.h" nogil:
                                       int64_t ldc, int accumulate, int mr) noexcept nogil
     void convt_s16_ukr_portable(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
     void convt_s16_ukr_avx2(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
+    void convt_s16_ukr_neon(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
     ctypedef struct convt_requant:
         int mode
         int32_t zy
@@ -117,7 +120,7 @@ cdef extern from "convt/direct.h" nogil:
 
 # ----------------------------------------------------------------------------- ISA dispatch
 ISA_ENV = "CONVT_ISA"
-_ISA_CHOICES = ("auto", "avx2", "portable")
+_ISA_CHOICES = ("auto", "avx2", "neon", "portable")
 
 cdef convt_f32_ukr_fn _ukr_f32 = convt_f32_ukr_portable
 cdef convt_f32_axpy_fn _axpy_f32 = convt_f32_axpy_portable
@@ -135,22 +138,34 @@ def _select_isa():
                       RuntimeWarning, stacklevel=2)
         request = "auto"
     have_avx2 = bool(CONVT_HAVE_AVX2_KERNELS) and bool(convt_cpu_has_avx2_fma())
+    have_neon = bool(CONVT_HAVE_NEON_KERNELS)  # baseline on AArch64: no runtime check needed
+    forced = f"forced by {ISA_ENV}={request}"
     if request == "portable":
-        _isa, _isa_reason = "portable", f"forced by {ISA_ENV}=portable"
-    elif have_avx2:
+        _isa, _isa_reason = "portable", forced
+    elif have_avx2 and request in ("auto", "avx2"):
         _isa = "avx2"
-        _isa_reason = (f"forced by {ISA_ENV}=avx2" if request == "avx2"
-                       else "CPU and OS support AVX2 and FMA")
+        _isa_reason = forced if request == "avx2" else "CPU and OS support AVX2 and FMA"
+    elif have_neon and request in ("auto", "neon"):
+        _isa = "neon"
+        _isa_reason = forced if request == "neon" else "AArch64: NEON is part of the baseline"
     else:
-        if request == "avx2":
-            warnings.warn(f"{ISA_ENV}=avx2 but this CPU/build lacks AVX2+FMA; using 'portable'",
-                          RuntimeWarning, stacklevel=2)
+        if request in ("avx2", "neon"):
+            warnings.warn(f"{ISA_ENV}={request} is not available on this CPU/build; using "
+                          f"'portable'", RuntimeWarning, stacklevel=2)
         _isa = "portable"
-        _isa_reason = ("AVX2 kernels not built for this architecture"
-                       if not CONVT_HAVE_AVX2_KERNELS else "CPU or OS lacks AVX2/FMA")
+        if request in ("avx2", "neon"):
+            _isa_reason = f"{ISA_ENV}={request} requested but not available"
+        elif CONVT_HAVE_AVX2_KERNELS:
+            _isa_reason = "CPU or OS lacks AVX2/FMA"
+        else:
+            _isa_reason = "no SIMD kernels for this architecture"
     if _isa == "avx2":
         _ukr_f32, _axpy_f32 = convt_f32_ukr_avx2, convt_f32_axpy_avx2
         _ukr_s16 = convt_s16_ukr_avx2
+    elif _isa == "neon":
+        # the axpy of the direct kernel is left to the compiler's NEON auto-vectorisation
+        _ukr_f32, _axpy_f32 = convt_f32_ukr_neon, convt_f32_axpy_portable
+        _ukr_s16 = convt_s16_ukr_neon
     else:
         _ukr_f32, _axpy_f32 = convt_f32_ukr_portable, convt_f32_axpy_portable
         _ukr_s16 = convt_s16_ukr_portable
@@ -160,7 +175,7 @@ _select_isa()
 
 
 def isa():
-    """Name of the kernel variant in use (``'avx2'`` or ``'portable'``) and why."""
+    """Name of the kernel variant in use (``'avx2'``, ``'neon'`` or ``'portable'``) and why."""
     return _isa, _isa_reason
 
 
