@@ -234,6 +234,16 @@ def check_out(out, shape: tuple, dtype, *inputs) -> np.ndarray:
     return out
 
 
+def allocate_output(xb, batched: bool, out_channels: int, out_spatial, out, dtype, *inputs):
+    """(result array, batched 2+nd shape): a new output, or the checked ``out=`` array."""
+    shape = (xb.shape[0], out_channels) + tuple(out_spatial)
+    check_alloc(shape)
+    final_shape = shape if batched else shape[1:]
+    if out is None:
+        return np.empty(final_shape, dtype=dtype), shape
+    return check_out(out, final_shape, dtype, xb, *inputs), shape
+
+
 def check_alloc(shape: tuple, name: str = "output") -> None:
     n = 1
     for s in shape:

@@ -424,15 +424,7 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
     G.kc, G.mc, G.nc, G.kpanel = (sched.kc + 1) // 2 * 2, sched.mc, sched.nc, sched.kpanel
     cdef const int64_t[:, ::1] tasks = sched.tasks
     cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
-    cdef int a
-    cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
-    cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
-    cdef char *base = _aligned_scratch(nthreads * wsbytes)
-    cdef convt_workspace *wss = <convt_workspace *>malloc(nthreads * sizeof(convt_workspace))
-    if wss == NULL:
-        raise MemoryError()
-    for a in range(nthreads):
-        convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, nph_max, G.mc, G.nc)
+    cdef convt_workspace *wss = _workspaces(&G, sched.tasks, nthreads)
     cdef const unsigned char[::1] xv = x.reshape(-1)
     cdef unsigned char[::1] ov = out.reshape(-1)
     cdef const int16_t[::1] av = pw.apack
@@ -463,13 +455,11 @@ cdef char *_aligned_scratch(int64_t nbytes) except NULL:
     return base + (64 - (<size_t>base) % 64) % 64
 
 
-cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, out,
-               int nthreads):
-    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
-    cdef const int64_t[:, ::1] tasks = sched.tasks
-    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
+cdef convt_workspace *_workspaces(convt_geom *G, tasks, int nthreads) except NULL:
+    """One workspace per thread (G's blocking must be set) in the calling thread's scratch;
+    the caller frees the returned array."""
     cdef int a
-    cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
+    cdef int64_t nph_max = max(1, int(tasks[:, 2].max()) if len(tasks) else 1)
     cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
     cdef char *base = _aligned_scratch(nthreads * wsbytes)
     cdef convt_workspace *wss = <convt_workspace *>malloc(nthreads * sizeof(convt_workspace))
@@ -477,6 +467,15 @@ cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, ou
         raise MemoryError()
     for a in range(nthreads):
         convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, nph_max, G.mc, G.nc)
+    return wss
+
+
+cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, out,
+               int nthreads):
+    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
+    cdef const int64_t[:, ::1] tasks = sched.tasks
+    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
+    cdef convt_workspace *wss = _workspaces(G, sched.tasks, nthreads)
     cdef const float[::1] xv = x.reshape(-1)
     cdef float[::1] ov = out.reshape(-1)
     cdef const float[::1] av = pw.apack

@@ -20,13 +20,8 @@ def run(packed, xb: np.ndarray, batched: bool, bias, out_channels: int, out_spat
         out, num_threads, keep_apart=()) -> np.ndarray:
     """Allocate (or check) the output and run the engine on a batched float32 input view."""
     threads = _args.check_num_threads(num_threads) or _engine.max_threads()
-    shape = (xb.shape[0], out_channels) + tuple(out_spatial)
-    _args.check_alloc(shape)
-    final_shape = shape if batched else shape[1:]
-    if out is None:
-        result = np.empty(final_shape, dtype=np.float32)
-    else:
-        result = _args.check_out(out, final_shape, np.float32, xb, bias, *keep_apart)
+    result, shape = _args.allocate_output(xb, batched, out_channels, out_spatial, out,
+                                          np.float32, bias, *keep_apart)
     x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
     o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
     _engine.conv_transpose_f32(packed, x5, bias, o5, threads)

@@ -67,13 +67,8 @@ def run(packed, xb: np.ndarray, batched: bool, sx: float, zx: int, sw: np.ndarra
         out, num_threads) -> QTensor:
     """Allocate (or check) the uint8 output, compute requantization constants and run."""
     threads = _args.check_num_threads(num_threads) or _engine.max_threads()
-    shape = (xb.shape[0], out_channels) + tuple(out_spatial)
-    _args.check_alloc(shape)
-    final_shape = shape if batched else shape[1:]
-    if out is None:
-        result = np.empty(final_shape, dtype=np.uint8)
-    else:
-        result = _args.check_out(out, final_shape, np.uint8, xb)
+    result, shape = _args.allocate_output(xb, batched, out_channels, out_spatial, out,
+                                          np.uint8)
     groups = out_channels // len(sw)
     consts = _requant.constants(requant, sx, np.tile(sw, groups), scale, bias)
     mode, mult, fbias, ibias = consts
