@@ -108,6 +108,16 @@ cdef extern from "convt/subconv_q.h" nogil:
                           int64_t cog, int64_t ksize, const convt_phase *phases,
                           int64_t nphases, int64_t a_group_stride, int16_t *apack)
 
+cdef extern from "convt/direct_q.h" nogil:
+    ctypedef void (*convt_s32_axpy_fn)(int32_t *acc, const unsigned char *x, int32_t zx,
+                                       int32_t w, int64_t n) noexcept nogil
+    void convt_s32_axpy_portable(int32_t *, const unsigned char *, int32_t, int32_t, int64_t)
+    void convt_s32_axpy_avx2(int32_t *, const unsigned char *, int32_t, int32_t, int64_t)
+    void convt_direct_task_q8(const convt_geom *G, const convt_phase *phases, const int16_t *w16,
+                              int64_t ksize, const unsigned char *x, int32_t zx,
+                              const convt_requant *rq, unsigned char *out, const int64_t *task,
+                              int32_t *acc, convt_s32_axpy_fn axpy)
+
 cdef extern from "convt/direct.h" nogil:
     ctypedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n) noexcept nogil
     void convt_f32_axpy_portable(float *acc, const float *x, float w, int64_t n)
@@ -125,13 +135,14 @@ _ISA_CHOICES = ("auto", "avx2", "neon", "portable")
 cdef convt_f32_ukr_fn _ukr_f32 = convt_f32_ukr_portable
 cdef convt_f32_axpy_fn _axpy_f32 = convt_f32_axpy_portable
 cdef convt_s16_ukr_fn _ukr_s16 = convt_s16_ukr_portable
+cdef convt_s32_axpy_fn _axpy_s32 = convt_s32_axpy_portable
 _isa = "portable"
 _isa_reason = ""
 
 
 def _select_isa():
     """Pick the kernel variant once, at import: the best the CPU supports unless forced."""
-    global _ukr_f32, _axpy_f32, _ukr_s16, _isa, _isa_reason
+    global _ukr_f32, _axpy_f32, _ukr_s16, _axpy_s32, _isa, _isa_reason
     request = os.environ.get(ISA_ENV, "auto").strip().lower() or "auto"
     if request not in _ISA_CHOICES:
         warnings.warn(f"{ISA_ENV}={request!r} is not one of {_ISA_CHOICES}; using 'auto'",
@@ -161,14 +172,14 @@ def _select_isa():
             _isa_reason = "no SIMD kernels for this architecture"
     if _isa == "avx2":
         _ukr_f32, _axpy_f32 = convt_f32_ukr_avx2, convt_f32_axpy_avx2
-        _ukr_s16 = convt_s16_ukr_avx2
+        _ukr_s16, _axpy_s32 = convt_s16_ukr_avx2, convt_s32_axpy_avx2
     elif _isa == "neon":
         # the axpy of the direct kernel is left to the compiler's NEON auto-vectorisation
         _ukr_f32, _axpy_f32 = convt_f32_ukr_neon, convt_f32_axpy_portable
-        _ukr_s16 = convt_s16_ukr_neon
+        _ukr_s16, _axpy_s32 = convt_s16_ukr_neon, convt_s32_axpy_portable
     else:
         _ukr_f32, _axpy_f32 = convt_f32_ukr_portable, convt_f32_axpy_portable
-        _ukr_s16 = convt_s16_ukr_portable
+        _ukr_s16, _axpy_s32 = convt_s16_ukr_portable, convt_s32_axpy_portable
 
 
 _select_isa()
@@ -322,6 +333,12 @@ class PackedWeightQ8(_PackedBase):
         weight = np.ascontiguousarray(weight, dtype=np.int8)
         zw = np.ascontiguousarray(zero_points, dtype=np.int32)
         self._init_geometry(weight.shape, stride, padding, dilation, groups)
+        # Few output channels per group: the direct kernel reads (w - zw) as it is laid out.
+        self.direct = self.cog <= DIRECT_MAX_COG
+        if self.direct:
+            zshape = (1, -1) + (1,) * (weight.ndim - 2)
+            self.w16 = np.ascontiguousarray(weight.astype(np.int16) - zw.reshape(zshape).astype(np.int16))
+            return
         cdef _PhaseTable tab = self._packing_table()
         self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.int16)
         cdef const signed char[::1] wv = weight.reshape(-1).view(np.int8)
@@ -421,6 +438,9 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
     cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
     if sched.macs < PARALLEL_MIN_MACS:
         nthreads = 1
+    if pw.direct:
+        _run_direct_q8(&G, pw, tab, sched.tasks, x, zx, &rq, out, nthreads)
+        return out
     G.kc, G.mc, G.nc, G.kpanel = (sched.kc + 1) // 2 * 2, sched.mc, sched.nc, sched.kpanel
     cdef const int64_t[:, ::1] tasks = sched.tasks
     cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
@@ -446,6 +466,31 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
     finally:
         free(wss)
     return out
+
+
+cdef _run_direct_q8(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, int32_t zx,
+                    const convt_requant *rq, out, int nthreads):
+    cdef const int64_t[:, ::1] tasks = tasks_arr
+    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
+    cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16  # int32 = float size
+    cdef int32_t *acc = <int32_t *>_aligned_scratch(nthreads * per * sizeof(int32_t))
+    cdef const unsigned char[::1] xv = x.reshape(-1)
+    cdef unsigned char[::1] ov = out.reshape(-1)
+    cdef const int16_t[::1] wv = pw.w16.reshape(-1)
+    cdef int64_t ksize = pw.ksize
+    cdef convt_s32_axpy_fn axpy = _axpy_s32
+    cdef const unsigned char *xp = &xv[0]
+    cdef unsigned char *op = &ov[0]
+    cdef const int16_t *wp = &wv[0]
+    with nogil:
+        if nthreads == 1:
+            for t in range(ntasks):
+                convt_direct_task_q8(G, tab.phases, wp, ksize, xp, zx, rq, op, &tasks[t, 0],
+                                     acc, axpy)
+        else:
+            for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
+                convt_direct_task_q8(G, tab.phases, wp, ksize, xp, zx, rq, op, &tasks[t, 0],
+                                     acc + threadid() * per, axpy)
 
 
 cdef char *_aligned_scratch(int64_t nbytes) except NULL:
