@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _engine
-from . import functional as F
 
 
 @dataclass(frozen=True)
@@ -97,16 +96,13 @@ def time_fn(fn, min_time=0.3, min_reps=3, max_reps=200):
 
 
 def convt_runner(shape: Shape, threads: int):
-    x, w, b = make_inputs(shape)
-    fn = getattr(F, f"conv_transpose{shape.nd}d")
-    geom_params = shape.params()
-    # A layer packs its weights once; measure that steady state, like a module call.
+    """A layer packs its weights once: measure that steady state, as a module call."""
     from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+    x, w, b = make_inputs(shape)
     cls = (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)[shape.nd - 1]
-    m = cls(shape.cin, shape.cout, shape.kernel, **geom_params)
+    m = cls(shape.cin, shape.cout, shape.kernel, **shape.params())
     m.weight, m.bias = w, b
     out = np.empty_like(m(x))
-    del fn
     return lambda: m(x, out=out, num_threads=threads)
 
 
