@@ -3,7 +3,7 @@
 Set CONVT_REQUIRE_OPENMP=1 (wheel builds do) to make a missing OpenMP a build error instead;
 CONVT_DISABLE_OPENMP=1 builds the serial engine on purpose (to test that fallback).
 The package baseline is the compiler's default ISA: AVX2/FMA kernels carry per-function
-target attributes and are chosen at import, so never add -march=native here.
+target attributes and are chosen at import, so never target the build machine's own CPU here.
 """
 
 import os
