@@ -1,7 +1,8 @@
 """Independent float64 references, written from the definition (DESIGN.md section 1).
 
     out[n, g*Cog + co, o] = bias[g*Cog + co]
-        + sum_{ci, i, k : o = i*stride - padding + k*dilation} x[n, g*Cig + ci, i] * w[g*Cig + ci, co, k]
+        + sum_{ci, i, k : o = i*stride - padding + k*dilation}
+              x[n, g*Cig + ci, i] * w[g*Cig + ci, co, k]
 
 Loops over groups and kernel taps; numpy slicing over channels and positions.  Nothing here
 shares code with convt.
@@ -76,6 +77,35 @@ def conv_ref(y, w, stride=1, padding=0, groups=1, dilation=1, in_spatial=None):
                     wk = w[(slice(g * Cig, (g + 1) * Cig), slice(None)) + k]  # (Cig, Cog)
                     z[(slice(None), slice(g * Cig, (g + 1) * Cig)) + i] += yv @ wk.T
     return z
+
+
+def conv_transpose_naive(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1,
+                         dilation=1):
+    """The definition with one scalar loop per index: slow, only for checking the reference
+    itself on tiny problems."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    nd = x.ndim - 2
+    tup = lambda v: (v,) * nd if np.isscalar(v) else tuple(v)  # noqa: E731
+    s, p, op, d = tup(stride), tup(padding), tup(output_padding), tup(dilation)
+    N, Cin = x.shape[:2]
+    Cig, Cog = Cin // groups, w.shape[1]
+    ks, isp = w.shape[2:], x.shape[2:]
+    osp = tuple(out_size(isp[a], ks[a], s[a], p[a], d[a], op[a]) for a in range(nd))
+    out = np.zeros((N, Cog * groups) + osp)
+    for n in range(N):
+        for g in range(groups):
+            for ci in range(Cig):
+                for co in range(Cog):
+                    for i in itertools.product(*(range(v) for v in isp)):
+                        for k in itertools.product(*(range(v) for v in ks)):
+                            o = tuple(i[a] * s[a] - p[a] + k[a] * d[a] for a in range(nd))
+                            if all(0 <= o[a] < osp[a] for a in range(nd)):
+                                out[(n, g * Cog + co) + o] += (x[(n, g * Cig + ci) + i]
+                                                               * w[(g * Cig + ci, co) + k])
+    if b is not None:
+        out += np.asarray(b, dtype=np.float64).reshape((1, -1) + (1,) * nd)
+    return out
 
 
 def error_bound(x, w, b=None, **params):
