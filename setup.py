@@ -60,6 +60,10 @@ class BuildExt(build_ext):
     def build_extensions(self):
         ctype = self.compiler.compiler_type
         base = ["/O2"] if ctype == "msvc" else ["-O3", "-g0", "-fno-math-errno", "-std=c11"]
+        if os.environ.get("CONVT_SIMDE", "0") == "1":
+            # Test build only (tools/check_x86_tiers.sh): every x86 tier through SIMDe's
+            # portable intrinsics, runnable on any x86-64 CPU.
+            base = base + ["-DCONVT_USE_SIMDE"]
         cflags, lflags = openmp_flags(self.compiler)
         have_omp = (os.environ.get("CONVT_DISABLE_OPENMP", "0") != "1"
                     and probe_openmp(self.compiler, cflags, lflags))
@@ -83,9 +87,11 @@ ext_kwargs = dict(
 )
 extensions = [
     Extension("convt._engine", ["src/convt/_engine.pyx"], **ext_kwargs),
+    Extension("convt._probe", ["src/convt/_probe.pyx"], **ext_kwargs),
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}),
+    ext_modules=cythonize(extensions, include_path=["src"],
+                          compiler_directives={"language_level": 3}),
     cmdclass={"build_ext": BuildExt},
 )

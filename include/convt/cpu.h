@@ -1,11 +1,16 @@
-/* Runtime CPU feature detection: which kernel variants this CPU (and OS) can run. */
+/* CPU features, per-tier target attributes and the intrinsics header.
+ *
+ * Each ISA tier's functions carry a target attribute (GCC/clang) so one translation unit,
+ * built for the platform's baseline, holds every tier; MSVC compiles the intrinsics without
+ * one.  Built with -DCONVT_USE_SIMDE, the x86 intrinsics come from SIMDe's portable
+ * implementations instead, every tier is compiled for the baseline and reported as present:
+ * that build checks the AVX-512/VNNI kernels' logic on a machine without the instructions
+ * (tools/check_x86_tiers.sh).
+ */
 #ifndef CONVT_CPU_H
 #define CONVT_CPU_H
 
-#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
-#include <intrin.h>
-#include <immintrin.h>
-#endif
+#include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64) || defined(_M_IX86)
 #define CONVT_X86 1
@@ -16,45 +21,116 @@
 /* C99 restrict; MSVC's C compiler spells it __restrict unless built with /std:c11. */
 #if defined(_MSC_VER)
 #define CONVT_RESTRICT __restrict
+#define CONVT_ALWAYS_INLINE __forceinline
 #else
 #define CONVT_RESTRICT restrict
+#define CONVT_ALWAYS_INLINE inline __attribute__((always_inline))
 #endif
 
-/* Per-function target attribute for AVX2+FMA code; MSVC accepts the intrinsics without /arch. */
-#if CONVT_X86 && (defined(__GNUC__) || defined(__clang__))
-#define CONVT_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define CONVT_HAVE_AVX2_KERNELS 1
-#elif CONVT_X86 && defined(_MSC_VER)
+/* Feature bits of the tiers (a tier needs all of its bits). */
+enum {
+    CONVT_F_AVX2 = 1 << 0,        /* AVX2 + FMA, OS saves YMM */
+    CONVT_F_AVX512 = 1 << 1,      /* AVX-512 F, BW, VL, DQ, OS saves ZMM and opmasks */
+    CONVT_F_AVX512VNNI = 1 << 2,  /* AVX512_VNNI */
+    CONVT_F_AVXVNNI = 1 << 3,     /* AVX-VNNI (VEX-encoded vpdpbusd) */
+    CONVT_F_NEON = 1 << 4         /* AArch64 Advanced SIMD (baseline there) */
+};
+
+#if defined(CONVT_USE_SIMDE)
+/* Portable intrinsics: every x86 tier compiles for any CPU. */
+#define SIMDE_ENABLE_NATIVE_ALIASES
+#include <simde/x86/avx512.h>
+#define CONVT_HAVE_X86_KERNELS 1
 #define CONVT_TARGET_AVX2
-#define CONVT_HAVE_AVX2_KERNELS 1
+#define CONVT_TARGET_AVX512
+#define CONVT_TARGET_AVX512VNNI
+#define CONVT_TARGET_AVXVNNI
+#elif CONVT_X86 && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define CONVT_HAVE_X86_KERNELS 1
+#define CONVT_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define CONVT_TARGET_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")))
+#define CONVT_TARGET_AVX512VNNI \
+    __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define CONVT_TARGET_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+#elif CONVT_X86 && defined(_MSC_VER)
+#include <intrin.h>
+#include <immintrin.h>
+#define CONVT_HAVE_X86_KERNELS 1
+#define CONVT_TARGET_AVX2
+#define CONVT_TARGET_AVX512
+#define CONVT_TARGET_AVX512VNNI
+#define CONVT_TARGET_AVXVNNI
 #else
-#define CONVT_HAVE_AVX2_KERNELS 0
+#define CONVT_HAVE_X86_KERNELS 0
 #endif
 
 /* NEON (Advanced SIMD) is part of the AArch64 baseline: those kernels need no runtime check. */
 #if defined(__aarch64__) || defined(_M_ARM64)
 #define CONVT_HAVE_NEON_KERNELS 1
+#include <arm_neon.h>
 #else
 #define CONVT_HAVE_NEON_KERNELS 0
 #endif
 
-/* 1 when the CPU has AVX2 and FMA and the OS saves YMM state. */
-static int convt_cpu_has_avx2_fma(void)
+#if CONVT_X86 && !defined(CONVT_USE_SIMDE)
+static void convt_cpuid(int leaf, int sub, uint32_t r[4])
 {
-#if CONVT_X86 && (defined(__GNUC__) || defined(__clang__))
-    /* libgcc / compiler-rt check OSXSAVE and XCR0 before reporting AVX features. */
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#elif CONVT_X86 && defined(_MSC_VER)
-    int r[4];
-    __cpuid(r, 0);
-    if (r[0] < 7) return 0;
-    __cpuid(r, 1);
-    int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+#if defined(_MSC_VER)
+    int v[4];
+    __cpuidex(v, leaf, sub);
+    for (int i = 0; i < 4; ++i) r[i] = (uint32_t)v[i];
+#else
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(sub));
+    r[0] = a; r[1] = b; r[2] = c; r[3] = d;
+#endif
+}
+
+static uint64_t convt_xgetbv0(void)
+{
+#if defined(_MSC_VER)
+    return _xgetbv(0);
+#else
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+#endif
+}
+#endif
+
+/* The CONVT_F_* bits this CPU and OS support (only for kernels this build contains). */
+static unsigned convt_cpu_features(void)
+{
+#if defined(CONVT_USE_SIMDE)
+    return CONVT_F_AVX2 | CONVT_F_AVX512 | CONVT_F_AVX512VNNI | CONVT_F_AVXVNNI;
+#elif CONVT_X86
+    uint32_t r[4];
+    unsigned f = 0;
+    convt_cpuid(0, 0, r);
+    const uint32_t maxleaf = r[0];
+    if (maxleaf < 7) return 0;
+    convt_cpuid(1, 0, r);
+    const int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
     if (!(fma && osxsave && avx)) return 0;
-    if ((_xgetbv(0) & 6) != 6) return 0;
-    __cpuidex(r, 7, 0);
-    return (r[1] >> 5) & 1;
+    const uint64_t xcr0 = convt_xgetbv0();
+    if ((xcr0 & 0x6) != 0x6) return 0;           /* XMM and YMM state */
+    convt_cpuid(7, 0, r);
+    const uint32_t maxsub7 = r[0], ebx7 = r[1], ecx7 = r[2];
+    if ((ebx7 >> 5) & 1) f |= CONVT_F_AVX2;
+    /* F (16), DQ (17), BW (30), VL (31); opmask, ZMM_Hi256 and Hi16_ZMM state (XCR0 bits 5-7) */
+    const uint32_t avx512_bits = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    if ((f & CONVT_F_AVX2) && (ebx7 & avx512_bits) == avx512_bits && (xcr0 & 0xE0) == 0xE0) {
+        f |= CONVT_F_AVX512;
+        if ((ecx7 >> 11) & 1) f |= CONVT_F_AVX512VNNI;
+    }
+    if (maxsub7 >= 1) {
+        convt_cpuid(7, 1, r);
+        if ((f & CONVT_F_AVX2) && ((r[0] >> 4) & 1)) f |= CONVT_F_AVXVNNI;
+    }
+    return f;
+#elif CONVT_HAVE_NEON_KERNELS
+    return CONVT_F_NEON;
 #else
     return 0;
 #endif

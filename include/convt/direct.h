@@ -10,19 +10,24 @@
 #define CONVT_DIRECT_H
 
 #include <stdint.h>
-#include "subconv.h"
+#include "geom.h"
 
 typedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n);
 
-static void convt_f32_axpy_portable(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x, float w,
-                                    int64_t n)
+/* acc[i] += w * x[i] (product and sum rounded separately): instantiated by the tiers without
+ * FMA (tiers.h); x86 tiers use convt_f32_axpy_fma_impl. */
+static CONVT_ALWAYS_INLINE void convt_f32_axpy_impl(float *CONVT_RESTRICT acc,
+                                                    const float *CONVT_RESTRICT x, float w,
+                                                    int64_t n)
 {
     for (int64_t i = 0; i < n; ++i) acc[i] += w * x[i];
 }
 
-#if CONVT_HAVE_AVX2_KERNELS
-static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x,
-                                                  float w, int64_t n)
+#if CONVT_HAVE_X86_KERNELS
+/* The same with one rounding (FMA), 8 lanes at a time; inlined into AVX2-or-better tiers. */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
+convt_f32_axpy_fma_impl(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x, float w,
+                        int64_t n)
 {
     const __m256 wv = _mm256_set1_ps(w);
     int64_t i = 0;
@@ -31,8 +36,6 @@ static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *CONVT_RESTRICT acc, con
                                                   _mm256_loadu_ps(acc + i)));
     for (; i < n; ++i) acc[i] += w * x[i];
 }
-#else
-#define convt_f32_axpy_avx2 convt_f32_axpy_portable
 #endif
 
 /* Direct tasks: (n, co, p0, row0, row1): W group p0 .. p0+nw-1 (same rd, rh), rows of its

@@ -11,28 +11,15 @@
 typedef void (*convt_s32_axpy_fn)(int32_t *acc, const uint8_t *x, int32_t zx, int32_t w,
                                   int64_t n);
 
-/* acc[i] += w * (x[i] - zx), wrapping like every int32 accumulator (unsigned arithmetic). */
-#define CONVT_S32_AXPY_BODY                                                                \
-    for (int64_t i = 0; i < n; ++i)                                                        \
+/* acc[i] += w * (x[i] - zx), wrapping like every int32 accumulator (unsigned arithmetic);
+ * instantiated per tier (tiers.h). */
+static CONVT_ALWAYS_INLINE void convt_s32_axpy_impl(int32_t *CONVT_RESTRICT acc,
+                                                    const uint8_t *CONVT_RESTRICT x, int32_t zx,
+                                                    int32_t w, int64_t n)
+{
+    for (int64_t i = 0; i < n; ++i)
         acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(w * ((int32_t)x[i] - zx)));
-
-static void convt_s32_axpy_portable(int32_t *CONVT_RESTRICT acc, const uint8_t *CONVT_RESTRICT x,
-                                    int32_t zx, int32_t w, int64_t n)
-{
-    CONVT_S32_AXPY_BODY
 }
-
-#if CONVT_HAVE_AVX2_KERNELS
-/* Same source; the target attribute lets the compiler vectorise it with AVX2. */
-static CONVT_TARGET_AVX2 void convt_s32_axpy_avx2(int32_t *CONVT_RESTRICT acc,
-                                                  const uint8_t *CONVT_RESTRICT x, int32_t zx,
-                                                  int32_t w, int64_t n)
-{
-    CONVT_S32_AXPY_BODY
-}
-#else
-#define convt_s32_axpy_avx2 convt_s32_axpy_portable
-#endif
 
 /* Same tasks as convt_direct_task; w16 holds (w - zw) as int16 (cin, cog, ksize). */
 static void convt_direct_task_q8(const convt_geom *G, const convt_phase *phases,
@@ -79,7 +66,7 @@ static void convt_direct_task_q8(const convt_geom *G, const convt_phase *phases,
             const int32_t *a = acc + i * mwmax;
             int64_t m = 0;
             for (; m + 16 <= Mw; m += 16) {  /* requantize 16 at a time, then place them */
-                convt_requant16(rq, co, a + m, tmp);
+                convt_requant16(rq, co, a + m, 0, tmp);
                 for (int j = 0; j < 16; ++j) orow[r + sw * (m + j)] = tmp[j];
             }
             for (; m < Mw; ++m) orow[r + sw * m] = convt_requant_one(rq, co, a[m]);

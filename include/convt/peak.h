@@ -1,72 +1,41 @@
-/* Machine peak probe: independent FMA chains, enough to cover FMA latency x throughput, so
- * the loop runs at the core's FMA issue rate.  Used by the benchmark to express every figure
- * as a fraction of what this machine can do. */
+/* Machine peak probes: independent chains of one instruction, enough of them to cover its
+ * latency x throughput, so the loop runs at the core's issue rate.  The benchmark expresses
+ * every figure as a fraction of the probe of the tier in use.  Each returns a value depending
+ * on every chain, so nothing is optimised away; ops per iteration are given in a comment
+ * (2 per multiply-add). */
 #ifndef CONVT_PEAK_H
 #define CONVT_PEAK_H
 
 #include <stdint.h>
 #include "cpu.h"
+#include "tiers.h"
 
-/* Returns a value depending on every chain, so nothing is optimised away.
- * Floating-point operations performed: iters * 12 chains * 8 lanes * 2. */
-#if CONVT_HAVE_AVX2_KERNELS
-#include <immintrin.h>
-static CONVT_TARGET_AVX2 float convt_peak_fma_avx2(int64_t iters)
-{
-    const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
-    __m256 c0 = _mm256_set1_ps(1.0f), c1 = _mm256_set1_ps(1.1f), c2 = _mm256_set1_ps(1.2f);
-    __m256 c3 = _mm256_set1_ps(1.3f), c4 = _mm256_set1_ps(1.4f), c5 = _mm256_set1_ps(1.5f);
-    __m256 c6 = _mm256_set1_ps(1.6f), c7 = _mm256_set1_ps(1.7f), c8 = _mm256_set1_ps(1.8f);
-    __m256 c9 = _mm256_set1_ps(1.9f), c10 = _mm256_set1_ps(2.0f), c11 = _mm256_set1_ps(2.1f);
-    for (int64_t i = 0; i < iters; ++i) {
-        c0 = _mm256_fmadd_ps(c0, m, a);   c1 = _mm256_fmadd_ps(c1, m, a);
-        c2 = _mm256_fmadd_ps(c2, m, a);   c3 = _mm256_fmadd_ps(c3, m, a);
-        c4 = _mm256_fmadd_ps(c4, m, a);   c5 = _mm256_fmadd_ps(c5, m, a);
-        c6 = _mm256_fmadd_ps(c6, m, a);   c7 = _mm256_fmadd_ps(c7, m, a);
-        c8 = _mm256_fmadd_ps(c8, m, a);   c9 = _mm256_fmadd_ps(c9, m, a);
-        c10 = _mm256_fmadd_ps(c10, m, a); c11 = _mm256_fmadd_ps(c11, m, a);
-    }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-                             _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
-    float out[8];
-    _mm256_storeu_ps(out, s);
-    return out[0] + out[7];
-}
-#endif
-
-
-/* Exact int8 probe: the quantized micro-kernel's instruction mix, acc += vpmaddwd(a, b) (16
- * int16 products summed in pairs) + vpaddd, in 12 independent accumulators.  Operations counted per iteration:
- * 12 chains * 16 multiply-adds * 2. */
-#if CONVT_HAVE_AVX2_KERNELS
-static CONVT_TARGET_AVX2 float convt_peak_s16_avx2(int64_t iters)
-{
-    __m256i a = _mm256_set1_epi16(3), b = _mm256_set1_epi16(5);
-    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-    __m256i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
 #if defined(__GNUC__) || defined(__clang__)
-    /* An empty asm "modifies" a between products, so none is merged or hoisted: every step
-     * issues 12 vpmaddwd, as the kernel does with fresh operands. */
-#define CONVT_FRESH(v) __asm__ volatile("" : "+x"(v))
+/* An empty asm "modifies" v, so equal products are neither merged nor hoisted. */
+#define CONVT_FRESH(v) __asm__ volatile("" : "+v"(v))
 #else
 #define CONVT_FRESH(v) (void)0
 #endif
-#define CONVT_STEP(C) C = _mm256_add_epi32(C, _mm256_madd_epi16(a, b)); CONVT_FRESH(a);
-    for (int64_t i = 0; i < iters; ++i) {
-        CONVT_STEP(c0) CONVT_STEP(c1) CONVT_STEP(c2) CONVT_STEP(c3)
-        CONVT_STEP(c4) CONVT_STEP(c5) CONVT_STEP(c6) CONVT_STEP(c7)
-        CONVT_STEP(c8) CONVT_STEP(c9) CONVT_STEP(c10) CONVT_STEP(c11)
-    }
-#undef CONVT_STEP
-#undef CONVT_FRESH
-    __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(c0, c1), _mm256_xor_si256(c2, c3)),
-                                 _mm256_xor_si256(_mm256_xor_si256(c4, c5), _mm256_xor_si256(c6, c7)));
-    s = _mm256_xor_si256(s, _mm256_xor_si256(_mm256_xor_si256(c8, c9), _mm256_xor_si256(c10, c11)));
-    return (float)_mm256_extract_epi32(s, 0);
-}
-#endif
 
+#define CONVT_12_CHAINS(STEP) \
+    STEP(c0) STEP(c1) STEP(c2) STEP(c3) STEP(c4) STEP(c5) \
+    STEP(c6) STEP(c7) STEP(c8) STEP(c9) STEP(c10) STEP(c11)
+
+/* fp32: 12 chains x 8 lanes x 2 = 192 ops per iteration. */
+static float convt_peak_fma_portable(int64_t iters)
+{
+    float c[12][8];
+    for (int r = 0; r < 12; ++r)
+        for (int j = 0; j < 8; ++j) c[r][j] = 1.0f + 0.1f * r;
+    for (int64_t i = 0; i < iters; ++i)
+        for (int r = 0; r < 12; ++r)
+            for (int j = 0; j < 8; ++j) c[r][j] = c[r][j] * 0.999999f + 1e-7f;
+    float s = 0.0f;
+    for (int r = 0; r < 12; ++r) s += c[r][0] + c[r][7];
+    return s;
+}
+
+/* int16 pairs: 12 chains x 16 products x 2 = 384 ops per iteration (plain C). */
 static float convt_peak_s16_portable(int64_t iters)
 {
     int32_t c[12][8];
@@ -81,23 +50,96 @@ static float convt_peak_s16_portable(int64_t iters)
     return (float)s;
 }
 
-/* Portable probe: same operation count per iteration; the compiler's baseline vectors. */
-static float convt_peak_fma_portable(int64_t iters)
+#if CONVT_HAVE_X86_KERNELS
+/* fp32 FMA, ymm: 12 x 8 x 2 = 192 ops per iteration. */
+static CONVT_TARGET_AVX2 float convt_peak_fma_avx2(int64_t iters)
 {
-    float c[12][8];
-    for (int r = 0; r < 12; ++r)
-        for (int j = 0; j < 8; ++j) c[r][j] = 1.0f + 0.1f * r;
-    for (int64_t i = 0; i < iters; ++i)
-        for (int r = 0; r < 12; ++r)
-            for (int j = 0; j < 8; ++j) c[r][j] = c[r][j] * 0.999999f + 1e-7f;
-    float s = 0.0f;
-    for (int r = 0; r < 12; ++r) s += c[r][0] + c[r][7];
-    return s;
+    const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
+    __m256 c0 = _mm256_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+#define CONVT_STEP(C) C = _mm256_fmadd_ps(C, m, a); CONVT_FRESH(C);
+    for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
+#undef CONVT_STEP
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                             _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
+    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0] + out[7];
 }
 
-#if !CONVT_HAVE_AVX2_KERNELS
-#define convt_peak_fma_avx2 convt_peak_fma_portable
-#define convt_peak_s16_avx2 convt_peak_s16_portable
+/* fp32 FMA, zmm: 12 x 16 x 2 = 384 ops per iteration. */
+static CONVT_TARGET_AVX512 float convt_peak_fma_avx512(int64_t iters)
+{
+    const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+    __m512 c0 = _mm512_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m512 c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+#define CONVT_STEP(C) C = _mm512_fmadd_ps(C, m, a); CONVT_FRESH(C);
+    for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
+#undef CONVT_STEP
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
+                             _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
+    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
+    return _mm512_reduce_add_ps(s);
+}
+
+/* vpmaddwd + vpaddd, ymm (the int16 kernels' mix): 12 x 16 x 2 = 384 ops per iteration. */
+static CONVT_TARGET_AVX2 float convt_peak_s16_avx2(int64_t iters)
+{
+    __m256i a = _mm256_set1_epi16(3), b = _mm256_set1_epi16(5);
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+#define CONVT_STEP(C) C = _mm256_add_epi32(C, _mm256_madd_epi16(a, b)); CONVT_FRESH(a);
+    for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
+#undef CONVT_STEP
+    __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(c0, c1), _mm256_xor_si256(c2, c3)),
+                                 _mm256_xor_si256(_mm256_xor_si256(c4, c5), _mm256_xor_si256(c6, c7)));
+    s = _mm256_xor_si256(s, _mm256_xor_si256(_mm256_xor_si256(c8, c9), _mm256_xor_si256(c10, c11)));
+    return (float)_mm256_extract_epi32(s, 0);
+}
+
+/* vpdpbusd zmm (u8 x s8, exact): 12 x 64 x 2 = 1536 ops per iteration. */
+static CONVT_TARGET_AVX512VNNI float convt_peak_dpbusd_avx512vnni(int64_t iters)
+{
+    __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-5);
+    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m512i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+#define CONVT_STEP(C) C = _mm512_dpbusd_epi32(C, a, b); CONVT_FRESH(a);
+    for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
+#undef CONVT_STEP
+    __m512i s = _mm512_xor_si512(_mm512_xor_si512(_mm512_xor_si512(c0, c1), _mm512_xor_si512(c2, c3)),
+                                 _mm512_xor_si512(_mm512_xor_si512(c4, c5), _mm512_xor_si512(c6, c7)));
+    s = _mm512_xor_si512(s, _mm512_xor_si512(_mm512_xor_si512(c8, c9), _mm512_xor_si512(c10, c11)));
+    return (float)_mm512_reduce_add_epi32(s);
+}
+
+/* vpdpbusd ymm, VEX (AVX-VNNI): 12 x 32 x 2 = 768 ops per iteration. */
+static CONVT_TARGET_AVXVNNI float convt_peak_dpbusd_avxvnni(int64_t iters)
+{
+    __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-5);
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+#define CONVT_STEP(C) C = convt_mm256_dpbusd_vex(C, a, b); CONVT_FRESH(a);
+    for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
+#undef CONVT_STEP
+    __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(c0, c1), _mm256_xor_si256(c2, c3)),
+                                 _mm256_xor_si256(_mm256_xor_si256(c4, c5), _mm256_xor_si256(c6, c7)));
+    s = _mm256_xor_si256(s, _mm256_xor_si256(_mm256_xor_si256(c8, c9), _mm256_xor_si256(c10, c11)));
+    return (float)_mm256_extract_epi32(s, 0);
+}
 #endif
+
+/* A GEMM micro-kernel itself on L1-resident panels: `iters` calls with K = 256 (the tile's
+ * mr x 16 x 256 multiply-adds each), so the probe reflects the kernel's own instruction mix. */
+static float convt_peak_ukr(int64_t iters, const convt_gemm_kernel *V)
+{
+    enum { KC = 256 };
+    static unsigned char a[16 * KC * 4], b[16 * KC * 4];
+    int32_t c[16 * 16];
+    for (int i = 0; i < (int)sizeof a; ++i) a[i] = V->dtype == CONVT_DT_F32 ? 0 : (unsigned char)(i % 7);
+    for (int i = 0; i < (int)sizeof b; ++i) b[i] = V->dtype == CONVT_DT_F32 ? 0 : (unsigned char)(i % 5);
+    for (int64_t i = 0; i < iters; ++i) V->ukr(KC, a, b, c, 16, (int)(i & 1), V->mr);
+    return (float)c[0];
+}
 
 #endif

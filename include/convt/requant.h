@@ -28,13 +28,19 @@ typedef struct {
 /* clamp(round_half_even(v) + zy, 0, 255) without calls or branches, so loops vectorise:
  * adding and subtracting 1.5 * 2^23 rounds to the nearest even integer for |v| < 2^22 (the
  * default rounding mode; no fast-math), and larger |v| saturate the output anyway. */
-static inline uint8_t convt_round_clamp(float v, float zy)
+static CONVT_ALWAYS_INLINE uint8_t convt_round_clamp(float v, float zy)
 {
     const float big = 4194304.0f, magic = 12582912.0f;
     v = v < -big ? -big : (v > big ? big : v);
     float t = ((v + magic) - magic) + zy;
     t = t < 0.0f ? 0.0f : (t > 255.0f ? 255.0f : t);
     return (uint8_t)(int32_t)t;
+}
+
+/* a + b modulo 2^32, like every int32 accumulator. */
+static inline int32_t convt_wrap_add(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
 }
 
 static inline uint8_t convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
@@ -51,19 +57,21 @@ static inline uint8_t convt_requant_one(const convt_requant *q, int64_t o, int32
     return convt_round_clamp(v, (float)q->zy);
 }
 
-/* The same for 16 consecutive accumulators of output channel o (vectorisable). */
-static void convt_requant16(const convt_requant *q, int64_t o, const int32_t *CONVT_RESTRICT acc,
-                            uint8_t *CONVT_RESTRICT dst)
+/* The same for 16 consecutive accumulators of output channel o, each plus ``add`` (the
+ * zero-point compensation; wrapping), vectorisable.  Inlined into each tier's epilogue. */
+static CONVT_ALWAYS_INLINE void convt_requant16(const convt_requant *q, int64_t o,
+                                                const int32_t *CONVT_RESTRICT acc, int32_t add,
+                                                uint8_t *CONVT_RESTRICT dst)
 {
     const float m = q->mult[o], zy = (float)q->zy;
     if (q->mode == CONVT_REQUANT_FBGEMM) {
         const float fb = q->fbias[o];
         for (int j = 0; j < 16; ++j) {
-            const float sum = (float)acc[j] + fb;
+            const float sum = (float)(int32_t)((uint32_t)acc[j] + (uint32_t)add) + fb;
             dst[j] = convt_round_clamp(sum * m, zy);
         }
     } else {
-        const uint32_t ib = (uint32_t)q->ibias[o];
+        const uint32_t ib = (uint32_t)q->ibias[o] + (uint32_t)add;
         for (int j = 0; j < 16; ++j)
             dst[j] = convt_round_clamp((float)(int32_t)((uint32_t)acc[j] + ib) * m, zy);
     }

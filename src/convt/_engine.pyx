@@ -1,23 +1,25 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled engine: kernel selection, weight packing and the parallel task loop.
+"""Compiled engine: the ISA tier in use, weight packing and the parallel task loops.
 
 Arguments arrive validated and normalised by :mod:`convt._args` (3 spatial dimensions,
-float32, C-contiguous); nothing here checks them again.
+C-contiguous, the right dtypes); nothing here checks them again.  The kernels themselves, one
+row per ISA tier, are in ``include/convt/tiers.h``; the benchmark's peak probes live in
+:mod:`convt._probe`.
 """
 
 import os
 import threading
-import time
 import warnings
 
 import numpy as np
 
 from libc.stdint cimport int16_t, int32_t, int64_t
 from libc.stdlib cimport malloc, free
-from cython.parallel cimport prange, parallel, threadid
+from cython.parallel cimport prange, threadid
 
-from convt._plan import (DIRECT_MAX_COG, MR, PARALLEL_MIN_MACS, make_direct_schedule,
-                         make_phases, make_schedule)
+from convt._kernels cimport *
+from convt._plan import (DIRECT_MAX_COG, PARALLEL_MIN_MACS, make_direct_schedule, make_phases,
+                         make_schedule)
 
 
 cdef extern from *:
@@ -32,162 +34,92 @@ cdef extern from *:
     const char *CONVT_BUILD_FLAGS
     const char *CONVT_BUILD_COMPILER
 
-cdef extern from "convt/threads.h" nogil:
-    int convt_openmp_enabled()
-    int convt_max_threads()
 
-cdef extern from "convt/cpu.h" nogil:
-    int convt_cpu_has_avx2_fma()
-    int CONVT_HAVE_AVX2_KERNELS
-    int CONVT_HAVE_NEON_KERNELS
-
-cdef extern from "convt/peak.h" nogil:
-    float convt_peak_fma_portable(int64_t iters)
-    float convt_peak_fma_avx2(int64_t iters)
-    float convt_peak_s16_portable(int64_t iters)
-    float convt_peak_s16_avx2(int64_t iters)
-
-cdef extern from "convt/subconv.h" nogil:
-    ctypedef void (*convt_f32_ukr_fn)(int64_t kc, const float *a, const float *b, float *c,
-                                      int64_t ldc, int accumulate, int mr) noexcept nogil
-    void convt_f32_ukr_portable(int64_t, const float *, const float *, float *, int64_t, int, int)
-    void convt_f32_ukr_avx2(int64_t, const float *, const float *, float *, int64_t, int, int)
-    void convt_f32_ukr_neon(int64_t, const float *, const float *, float *, int64_t, int, int)
-
-    ctypedef struct convt_geom:
-        int64_t batch, cin, cout, groups, cig, cog
-        int64_t in_shape[3]
-        int64_t out_shape[3]
-        int64_t stride[3]
-        int64_t in_size, out_size
-        int64_t kc, mc, nc
-        int64_t kpanel
-        int64_t nw
-        int64_t a_group_stride
-
-    ctypedef struct convt_phase:
-        int64_t ntaps
-        int64_t residue[3]
-        int64_t mcount[3]
-        int64_t a_offset
-        const int64_t *delta
-        const int64_t *kidx
-
-    ctypedef struct convt_workspace:
-        pass
-
-    int64_t convt_workspace_bytes(int64_t kpanel, int64_t sw, int64_t mc, int64_t nc)
-    void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kpanel, int64_t sw,
-                              int64_t mc, int64_t nc)
-    void convt_subconv_task(const convt_geom *G, const convt_phase *phases, const float *apack,
-                            const float *x, const float *bias, float *out, const int64_t *task,
-                            convt_workspace *ws, convt_f32_ukr_fn ukr)
-    void convt_pack_a(const float *w, int64_t groups, int64_t cig, int64_t cog, int64_t ksize,
-                      const convt_phase *phases, int64_t nphases, int64_t a_group_stride,
-                      float *apack)
-
-cdef extern from "convt/subconv_q.h" nogil:
-    ctypedef void (*convt_s16_ukr_fn)(int64_t kc, const int16_t *a, const int16_t *b, int32_t *c,
-                                      int64_t ldc, int accumulate, int mr) noexcept nogil
-    void convt_s16_ukr_portable(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
-    void convt_s16_ukr_avx2(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
-    void convt_s16_ukr_neon(int64_t, const int16_t *, const int16_t *, int32_t *, int64_t, int, int)
-    ctypedef struct convt_requant:
-        int mode
-        int32_t zy
-        const float *mult
-        const float *fbias
-        const int32_t *ibias
-    unsigned char convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
-    void convt_subconv_task_q8(const convt_geom *G, const convt_phase *phases,
-                               const int16_t *apack, const unsigned char *x, int32_t zx,
-                               const convt_requant *rq, unsigned char *out, const int64_t *task,
-                               convt_workspace *ws, convt_s16_ukr_fn ukr)
-    float convt_peak_s16_ukr(int64_t iters, convt_s16_ukr_fn ukr)
-    void convt_pack_a_s16(const signed char *w, const int32_t *zw, int64_t groups, int64_t cig,
-                          int64_t cog, int64_t ksize, const convt_phase *phases,
-                          int64_t nphases, int64_t a_group_stride, int16_t *apack)
-
-cdef extern from "convt/direct_q.h" nogil:
-    ctypedef void (*convt_s32_axpy_fn)(int32_t *acc, const unsigned char *x, int32_t zx,
-                                       int32_t w, int64_t n) noexcept nogil
-    void convt_s32_axpy_portable(int32_t *, const unsigned char *, int32_t, int32_t, int64_t)
-    void convt_s32_axpy_avx2(int32_t *, const unsigned char *, int32_t, int32_t, int64_t)
-    void convt_direct_task_q8(const convt_geom *G, const convt_phase *phases, const int16_t *w16,
-                              int64_t ksize, const unsigned char *x, int32_t zx,
-                              const convt_requant *rq, unsigned char *out, const int64_t *task,
-                              int32_t *acc, convt_s32_axpy_fn axpy)
-
-cdef extern from "convt/direct.h" nogil:
-    ctypedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n) noexcept nogil
-    void convt_f32_axpy_portable(float *acc, const float *x, float w, int64_t n)
-    void convt_f32_axpy_avx2(float *acc, const float *x, float w, int64_t n)
-    int64_t convt_direct_scratch_floats(const convt_geom *G)
-    void convt_direct_task(const convt_geom *G, const convt_phase *phases, const float *w,
-                           int64_t ksize, const float *x, const float *bias, float *out,
-                           const int64_t *task, float *acc, convt_f32_axpy_fn axpy)
-
-
-# ----------------------------------------------------------------------------- ISA dispatch
+# ----------------------------------------------------------------------------- ISA tiers
 ISA_ENV = "CONVT_ISA"
-_ISA_CHOICES = ("auto", "avx2", "neon", "portable")
+_FEATURE_NAMES = (("AVX2+FMA", CONVT_F_AVX2), ("AVX-512 F/BW/VL/DQ", CONVT_F_AVX512),
+                  ("AVX512-VNNI", CONVT_F_AVX512VNNI), ("AVX-VNNI", CONVT_F_AVXVNNI),
+                  ("NEON", CONVT_F_NEON))
+_VARIANT_KINDS = ("f32", "q8", "q8_zw")
 
-cdef convt_f32_ukr_fn _ukr_f32 = convt_f32_ukr_portable
-cdef convt_f32_axpy_fn _axpy_f32 = convt_f32_axpy_portable
-cdef convt_s16_ukr_fn _ukr_s16 = convt_s16_ukr_portable
-cdef convt_s32_axpy_fn _axpy_s32 = convt_s32_axpy_portable
-_isa = "portable"
+
+def _feature_list(unsigned mask):
+    return [name for name, bit in _FEATURE_NAMES if mask & bit] or ["baseline only"]
+
+
+def tiers():
+    """The ISA tiers this build contains, best first: a list of dicts with ``name``,
+    ``available`` (this CPU and OS can run it), ``features`` it needs and its kernel
+    variants (``f32``, ``q8``, ``q8_zw``: micro-kernel names)."""
+    cdef unsigned have = convt_cpu_features()
+    cdef int i
+    out = []
+    for i in range(CONVT_NTIERS):
+        t = convt_tiers[i]
+        out.append(dict(name=t.name.decode(), available=(t.features & ~have) == 0,
+                        features=_feature_list(t.features) if t.features else [],
+                        f32=t.f32.name.decode(), q8=t.q8.name.decode(),
+                        q8_zw=t.q8_zw.name.decode()))
+    return out
+
+
+cdef int _tier = CONVT_NTIERS - 1  # index into convt_tiers (the last one is portable)
 _isa_reason = ""
 
 
+def _tier_index(name):
+    for i, t in enumerate(tiers()):
+        if t["name"] == name:
+            return i
+    return -1
+
+
 def _select_isa():
-    """Pick the kernel variant once, at import: the best the CPU supports unless forced."""
-    global _ukr_f32, _axpy_f32, _ukr_s16, _axpy_s32, _isa, _isa_reason
+    """Pick the tier once, at import: the best the CPU supports unless CONVT_ISA forces one."""
+    global _tier, _isa_reason
+    table = tiers()
+    names = [t["name"] for t in table]
+    have = ", ".join(_feature_list(convt_cpu_features()))
+    best = next(i for i, t in enumerate(table) if t["available"])
     request = os.environ.get(ISA_ENV, "auto").strip().lower() or "auto"
-    if request not in _ISA_CHOICES:
-        warnings.warn(f"{ISA_ENV}={request!r} is not one of {_ISA_CHOICES}; using 'auto'",
+    if request == "auto":
+        _tier, _isa_reason = best, f"best tier this CPU supports (has {have})"
+    elif request not in names:
+        warnings.warn(f"{ISA_ENV}={request!r} is not a tier of this build; choose one of "
+                      f"{['auto'] + names}. Using {table[best]['name']!r}",
                       RuntimeWarning, stacklevel=2)
-        request = "auto"
-    have_avx2 = bool(CONVT_HAVE_AVX2_KERNELS) and bool(convt_cpu_has_avx2_fma())
-    have_neon = bool(CONVT_HAVE_NEON_KERNELS)  # baseline on AArch64: no runtime check needed
-    forced = f"forced by {ISA_ENV}={request}"
-    if request == "portable":
-        _isa, _isa_reason = "portable", forced
-    elif have_avx2 and request in ("auto", "avx2"):
-        _isa = "avx2"
-        _isa_reason = forced if request == "avx2" else "CPU and OS support AVX2 and FMA"
-    elif have_neon and request in ("auto", "neon"):
-        _isa = "neon"
-        _isa_reason = forced if request == "neon" else "AArch64: NEON is part of the baseline"
+        _tier = best
+        _isa_reason = f"{ISA_ENV}={request!r} is unknown; best tier this CPU supports"
+    elif not table[names.index(request)]["available"]:
+        need = ", ".join(table[names.index(request)]["features"])
+        warnings.warn(f"{ISA_ENV}={request!r} needs {need}, which this CPU or OS lacks "
+                      f"(has {have}); using {table[best]['name']!r}",
+                      RuntimeWarning, stacklevel=2)
+        _tier = best
+        _isa_reason = f"{ISA_ENV}={request} requested but this CPU lacks {need}"
     else:
-        if request in ("avx2", "neon"):
-            warnings.warn(f"{ISA_ENV}={request} is not available on this CPU/build; using "
-                          f"'portable'", RuntimeWarning, stacklevel=2)
-        _isa = "portable"
-        if request in ("avx2", "neon"):
-            _isa_reason = f"{ISA_ENV}={request} requested but not available"
-        elif CONVT_HAVE_AVX2_KERNELS:
-            _isa_reason = "CPU or OS lacks AVX2/FMA"
-        else:
-            _isa_reason = "no SIMD kernels for this architecture"
-    if _isa == "avx2":
-        _ukr_f32, _axpy_f32 = convt_f32_ukr_avx2, convt_f32_axpy_avx2
-        _ukr_s16, _axpy_s32 = convt_s16_ukr_avx2, convt_s32_axpy_avx2
-    elif _isa == "neon":
-        # the axpy of the direct kernel is left to the compiler's NEON auto-vectorisation
-        _ukr_f32, _axpy_f32 = convt_f32_ukr_neon, convt_f32_axpy_portable
-        _ukr_s16, _axpy_s32 = convt_s16_ukr_neon, convt_s32_axpy_portable
-    else:
-        _ukr_f32, _axpy_f32 = convt_f32_ukr_portable, convt_f32_axpy_portable
-        _ukr_s16, _axpy_s32 = convt_s16_ukr_portable, convt_s32_axpy_portable
+        _tier, _isa_reason = names.index(request), f"forced by {ISA_ENV}={request}"
 
 
 _select_isa()
 
 
 def isa():
-    """Name of the kernel variant in use (``'avx2'``, ``'neon'`` or ``'portable'``) and why."""
-    return _isa, _isa_reason
+    """Name of the ISA tier in use (e.g. ``'avx512vnni'``, ``'avx2'``, ``'neon'``,
+    ``'portable'``) and why it was chosen."""
+    return convt_tiers[_tier].name.decode(), _isa_reason
+
+
+def _set_isa(name):
+    """Switch the tier for weights packed from now on (tests); returns the previous name.
+    Packed weights keep the tier they were packed for."""
+    global _tier, _isa_reason
+    i = _tier_index(name)
+    if i < 0 or not tiers()[i]["available"]:
+        raise ValueError(f"tier {name!r} is not available here: {tiers()}")
+    prev = convt_tiers[_tier].name.decode()
+    _tier, _isa_reason = i, "set in process"
+    return prev
 
 
 def openmp_enabled():
@@ -205,9 +137,14 @@ def max_threads():
     return convt_max_threads()
 
 
+cdef const convt_gemm_kernel *_variant(int tier, int kind) noexcept:
+    cdef const convt_tier *t = convt_tiers[tier]
+    return t.f32 if kind == 0 else (t.q8 if kind == 1 else t.q8_zw)
+
+
 # ----------------------------------------------------------------------------- packed weights
 cdef class _PhaseTable:
-    """C view of the phase tables of a PackedWeight for one output shape."""
+    """C view of the phase tables of a packed weight for one output shape."""
     cdef convt_phase *phases
     cdef int64_t nphases
     cdef object keep  # arrays whose memory the pointers refer to
@@ -219,12 +156,10 @@ cdef class _PhaseTable:
         free(self.phases)
 
 
-cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog,
-                              int64_t kalign=1):
-    """Phases as C structs; a phase's packed weights take nq*MR*K floats (K rounded up to
-    ``kalign``: 2 for the int16 pair layout)."""
+cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog, int64_t mr):
+    """Phases as C structs; a phase's packed weights take ceil(cog/mr)*mr*taps*ckr elements."""
     cdef _PhaseTable tab = _PhaseTable()
-    cdef int64_t P = len(ph.residue), p, a, nq = (cog + MR - 1) // MR
+    cdef int64_t P = len(ph.residue), p, a, nq = (cog + mr - 1) // mr
     cdef const int64_t[:, ::1] residue = ph.residue
     cdef const int64_t[::1] tap_start = ph.tap_start
     cdef const int64_t[:, ::1] delta = ph.delta if len(ph.delta) else np.zeros((1, 3), np.int64)
@@ -242,18 +177,16 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t cig, int64_t cog
             tab.phases[p].residue[a] = residue[p, a]
             tab.phases[p].mcount[a] = mc[p, a]
         tab.phases[p].a_offset = aoff
-        aoff += nq * MR * ((cig * tab.phases[p].ntaps + kalign - 1) // kalign * kalign)
+        aoff += nq * mr * ckr * tab.phases[p].ntaps
         tab.phases[p].delta = &delta[tap_start[p], 0] if tab.phases[p].ntaps else &delta[0, 0]
         tab.phases[p].kidx = &kidx[tap_start[p]] if tab.phases[p].ntaps else &kidx[0]
     return tab
 
 
 class _PackedBase:
-    """Geometry, phases and cached schedules shared by the float and int8 packed weights."""
+    """Geometry, phases, kernel variant and cached schedules of packed weights."""
 
-    _kalign = 1  # K granularity of the packed layout
-
-    def _init_geometry(self, shape, stride, padding, dilation, groups):
+    def _init_geometry(self, shape, stride, padding, dilation, groups, int kind):
         cin, cog = shape[0], shape[1]
         self.kernel = tuple(int(k) for k in shape[2:])
         self.stride = tuple(stride)
@@ -264,18 +197,44 @@ class _PackedBase:
         self.cog = cog
         self.ksize = int(np.prod(self.kernel))
         self.phases = make_phases(self.kernel, self.stride, self.padding, self.dilation)
-        self.direct = False
+        # Few output channels per group: the direct kernel reads the weights as they are.
+        self.direct = self.cog <= DIRECT_MAX_COG
+        self.tier = _tier
+        self.kind = kind
+        cdef const convt_gemm_kernel *v = _variant(_tier, kind)
+        self.variant = v.name.decode()
+        self.tile = (v.mr, v.kr, v.b_size)
+        self.ckr = -(-self.cig // v.kr) * v.kr
         self.a_group_stride = 0
         self._schedules = {}
 
-    def _packing_table(self):
-        """Phase table for weight packing (no output shape yet) and the group stride."""
-        nq = (self.cog + MR - 1) // MR
+    def _pack(self, weight, zero_points=None):
+        """Pack ``weight`` into the variant's tiles (and the weight sums of raw-activation
+        variants)."""
+        cdef const convt_gemm_kernel *v = _variant(self.tier, self.kind)
+        mr = v.mr
+        nq = -(-self.cog // mr)
         ntaps = np.diff(self.phases.tap_start)
-        k = -(-(ntaps * self.cig) // self._kalign) * self._kalign
-        self.a_group_stride = int(nq * MR * k.sum())
+        self.a_group_stride = int(nq * mr * self.ckr * ntaps.sum())
         dummy = np.ones((len(self.phases.residue), 3), dtype=np.int64)
-        return _phase_table(self.phases, dummy, self.cig, self.cog, self._kalign)
+        cdef _PhaseTable tab = _phase_table(self.phases, dummy, self.ckr, self.cog, mr)
+        cdef convt_geom G
+        G.groups, G.cig, G.cog, G.ckr = self.groups, self.cig, self.cog, self.ckr
+        G.nphases, G.a_group_stride = tab.nphases, self.a_group_stride
+        dtype = (np.float32, np.int16, np.int8)[{4: 0, 2: 1, 1: 2}[v.a_size]]
+        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=dtype)
+        self.wsum_cog = nq * mr
+        self.wsum = (np.zeros(max(1, self.groups * tab.nphases * self.wsum_cog), np.int32)
+                     if v.raw_activations else None)
+        zw = np.zeros(1, np.int32) if zero_points is None else zero_points
+        cdef const unsigned char[::1] wv = weight.reshape(-1).view(np.uint8)
+        cdef const int32_t[::1] zv = zw
+        cdef unsigned char[::1] av = self.apack.view(np.uint8)
+        cdef int32_t[::1] sv = self.wsum if self.wsum is not None else np.zeros(1, np.int32)
+        cdef int32_t *sp = &sv[0] if self.wsum is not None else NULL
+        cdef int64_t ksize = self.ksize, wcog = self.wsum_cog
+        with nogil:
+            convt_pack_a(v, &wv[0], &zv[0], &G, ksize, tab.phases, &av[0], sp, wcog)
 
     def schedule(self, batch, out_shape):
         """(Schedule, phase table) for this batch and output shape, cached: a layer called
@@ -285,9 +244,9 @@ class _PackedBase:
         if hit is None:
             make = make_direct_schedule if self.direct else make_schedule
             sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[1],
-                         self.stride)
-            hit = (sched, _phase_table(self.phases, sched.mcount, self.cig, self.cog,
-                                       self._kalign))
+                         self.stride, self.tile)
+            hit = (sched, _phase_table(self.phases, sched.mcount, self.ckr, self.cog,
+                                       self.tile[0]))
             if len(self._schedules) >= 16:
                 self._schedules.clear()
             self._schedules[key] = hit
@@ -295,7 +254,8 @@ class _PackedBase:
 
 
 class PackedWeight(_PackedBase):
-    """Float32 weights packed once for one geometry: per (group, stride phase) GEMM panels.
+    """Float32 weights packed once for one geometry: per (group, stride phase) GEMM tiles of
+    the current tier's float variant.
 
     Built from a float32 weight of shape ``(C_in, C_out/groups, KD, KH, KW)`` (1-D and 2-D
     kernels carry unit dimensions) and the 3-D stride, padding and dilation; reused for any
@@ -304,51 +264,33 @@ class PackedWeight(_PackedBase):
 
     def __init__(self, weight, stride, padding, dilation, groups):
         weight = np.ascontiguousarray(weight, dtype=np.float32)
-        self._init_geometry(weight.shape, stride, padding, dilation, groups)
-        # Few output channels per group: the direct kernel reads the weights as they are.
-        self.direct = self.cog <= DIRECT_MAX_COG
+        self._init_geometry(weight.shape, stride, padding, dilation, groups, 0)
         if self.direct:
             self.weight = weight
-            return
-        cdef _PhaseTable tab = self._packing_table()
-        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.float32)
-        cdef const float[::1] wv = weight.reshape(-1)
-        cdef float[::1] av = self.apack
-        cdef int64_t ksize = self.ksize
-        cdef int64_t g = self.groups, cig = self.cig, cog = self.cog, ags = self.a_group_stride
-        with nogil:
-            convt_pack_a(&wv[0], g, cig, cog, ksize, tab.phases, tab.nphases, ags, &av[0])
+        else:
+            self._pack(weight)
 
 
 class PackedWeightQ8(_PackedBase):
-    """int8 weights packed as int16 (w - zero point) pairs for the exact integer GEMM.
+    """int8 weights packed for the exact integer GEMM of the current tier.
 
     ``weight``: int8 ``(C_in, C_out/groups, KD, KH, KW)``; ``zero_points``: int32, one per
-    output channel of a group (``C_out/groups``; a per-tensor zero point repeated).
+    output channel of a group (``C_out/groups``; a per-tensor zero point repeated).  With all
+    zero points 0 the tier's u8 x s8 variant is used (VNNI where the CPU has it), otherwise the
+    int16 variant on ``w - zero point``.
     """
-
-    _kalign = 2
 
     def __init__(self, weight, zero_points, stride, padding, dilation, groups):
         weight = np.ascontiguousarray(weight, dtype=np.int8)
         zw = np.ascontiguousarray(zero_points, dtype=np.int32)
-        self._init_geometry(weight.shape, stride, padding, dilation, groups)
-        # Few output channels per group: the direct kernel reads (w - zw) as it is laid out.
-        self.direct = self.cog <= DIRECT_MAX_COG
+        self._init_geometry(weight.shape, stride, padding, dilation, groups,
+                            1 if not zw.any() else 2)
         if self.direct:
             zshape = (1, -1) + (1,) * (weight.ndim - 2)
-            self.w16 = np.ascontiguousarray(weight.astype(np.int16) - zw.reshape(zshape).astype(np.int16))
-            return
-        cdef _PhaseTable tab = self._packing_table()
-        self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=np.int16)
-        cdef const signed char[::1] wv = weight.reshape(-1).view(np.int8)
-        cdef const int32_t[::1] zv = zw
-        cdef int16_t[::1] av = self.apack
-        cdef int64_t ksize = self.ksize
-        cdef int64_t g = self.groups, cig = self.cig, cog = self.cog, ags = self.a_group_stride
-        with nogil:
-            convt_pack_a_s16(&wv[0], &zv[0], g, cig, cog, ksize, tab.phases, tab.nphases, ags,
-                             &av[0])
+            self.w16 = np.ascontiguousarray(weight.astype(np.int16)
+                                            - zw.reshape(zshape).astype(np.int16))
+        else:
+            self._pack(weight, zw)
 
 
 # ----------------------------------------------------------------------------- execution
@@ -357,7 +299,8 @@ _scratch = threading.local()  # per calling thread: concurrent calls never share
 
 def _get_scratch(nbytes):
     """A reusable byte buffer of at least ``nbytes``: fresh multi-MB allocations cost page
-    faults and kernel zeroing on every call."""
+    faults and kernel zeroing on every call.  The caller keeps the returned array alive for
+    as long as it uses the memory (a re-entrant call may replace the cached one)."""
     buf = getattr(_scratch, "buf", None)
     if buf is None or buf.nbytes < nbytes:
         buf = np.empty(nbytes, dtype=np.uint8)
@@ -365,11 +308,18 @@ def _get_scratch(nbytes):
     return buf
 
 
-cdef void _fill_geom(convt_geom *G, pw, x, out):
+cdef char *_aligned(object buf):
+    """64-byte aligned start of a scratch buffer from _get_scratch(n + 64)."""
+    cdef unsigned char[::1] sv = buf
+    cdef char *base = <char *>&sv[0]
+    return base + (64 - (<size_t>base) % 64) % 64
+
+
+cdef void _fill_geom(convt_geom *G, pw, x, out, tab):
     cdef int a
     G.batch, G.cin = x.shape[0], x.shape[1]
     G.cout = out.shape[1]
-    G.groups, G.cig, G.cog = pw.groups, pw.cig, pw.cog
+    G.groups, G.cig, G.cog, G.ckr = pw.groups, pw.cig, pw.cog, pw.ckr
     for a in range(3):
         G.in_shape[a] = x.shape[2 + a]
         G.out_shape[a] = out.shape[2 + a]
@@ -378,6 +328,7 @@ cdef void _fill_geom(convt_geom *G, pw, x, out):
     G.out_size = G.out_shape[0] * G.out_shape[1] * G.out_shape[2]
     G.a_group_stride = pw.a_group_stride
     G.nw = pw.phases.nw
+    G.nphases = (<_PhaseTable>tab).nphases
 
 
 def conv_transpose_f32(pw, x, bias, out, num_threads):
@@ -386,27 +337,18 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
     ``x`` is (N, C_in, D, H, W), ``out`` (N, C_out, OD, OH, OW) and is fully overwritten;
     ``bias`` is (C_out,) float32 or None.  ``num_threads`` >= 1.
     """
-    cdef convt_geom G
-    _fill_geom(&G, pw, x, out)
-    if G.batch == 0:
+    if x.shape[0] == 0:
         return out
     if not pw.phases.complete:
         # Kernel smaller than stride: some positions get no tap, only the bias.
         out[...] = 0.0 if bias is None else bias.reshape(1, -1, 1, 1, 1)
-
-    sched, tab_obj = pw.schedule(G.batch, out.shape[2:])
-    cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
-    if sched.macs < PARALLEL_MIN_MACS:
-        nthreads = 1
-    cdef const float *bp = NULL
+    cdef convt_epi E
     cdef const float[::1] bv
+    E.bias, E.rq, E.zx, E.wsum, E.wsum_cog = NULL, NULL, 0, NULL, 0
     if bias is not None:
         bv = bias
-        bp = &bv[0]
-    if pw.direct:
-        _run_direct(&G, pw, tab_obj, sched.tasks, x, bp, out, nthreads)
-    else:
-        _run_gemm(&G, pw, tab_obj, sched, x, bp, out, nthreads)
+        E.bias = &bv[0]
+    _execute(pw, x, out, &E, num_threads)
     return out
 
 
@@ -417,9 +359,7 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
     ``requant`` = (mode, zy, mult, fbias, ibias): mode 0 fbgemm / 1 qnnpack, per-output-channel
     float32 ``mult`` and ``fbias`` and int32 ``ibias`` arrays (see include/convt/requant.h).
     """
-    cdef convt_geom G
-    _fill_geom(&G, pw, x, out)
-    if G.batch == 0:
+    if x.shape[0] == 0:
         return out
     cdef convt_requant rq
     mode, zy, mult, fbias, ibias = requant
@@ -430,186 +370,94 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
     rq.mult, rq.fbias, rq.ibias = &mv[0], &fv[0], &iv[0]
     if not pw.phases.complete:
         # Kernel smaller than stride: some positions get no tap, only requant(0 + bias).
-        fill = np.array([convt_requant_one(&rq, o, 0) for o in range(G.cout)], dtype=np.uint8)
+        fill = np.array([convt_requant_one(&rq, o, 0) for o in range(out.shape[1])],
+                        dtype=np.uint8)
         out[...] = fill.reshape(1, -1, 1, 1, 1)
-
-    sched, tab_obj = pw.schedule(G.batch, out.shape[2:])
-    cdef _PhaseTable tab = tab_obj
-    cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
-    if sched.macs < PARALLEL_MIN_MACS:
-        nthreads = 1
-    if pw.direct:
-        _run_direct_q8(&G, pw, tab, sched.tasks, x, zx, &rq, out, nthreads)
-        return out
-    G.kc, G.mc, G.nc, G.kpanel = (sched.kc + 1) // 2 * 2, sched.mc, sched.nc, sched.kpanel
-    cdef const int64_t[:, ::1] tasks = sched.tasks
-    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
-    cdef convt_workspace *wss = _workspaces(&G, sched.tasks, nthreads)
-    cdef const unsigned char[::1] xv = x.reshape(-1)
-    cdef unsigned char[::1] ov = out.reshape(-1)
-    cdef const int16_t[::1] av = pw.apack
-    cdef convt_s16_ukr_fn ukr = _ukr_s16
-    cdef const unsigned char *xp = &xv[0]
-    cdef unsigned char *op = &ov[0]
-    cdef const int16_t *ap = &av[0]
-    cdef int32_t zx_ = zx
-    try:
-        with nogil:
-            if nthreads == 1:
-                for t in range(ntasks):
-                    convt_subconv_task_q8(&G, tab.phases, ap, xp, zx_, &rq, op, &tasks[t, 0],
-                                          &wss[0], ukr)
-            else:
-                for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-                    convt_subconv_task_q8(&G, tab.phases, ap, xp, zx_, &rq, op, &tasks[t, 0],
-                                          &wss[threadid()], ukr)
-    finally:
-        free(wss)
+    cdef convt_epi E
+    cdef const int32_t[::1] sv
+    E.bias, E.rq, E.zx, E.wsum, E.wsum_cog = NULL, &rq, zx, NULL, 0
+    if not pw.direct and pw.wsum is not None:
+        sv = pw.wsum
+        E.wsum, E.wsum_cog = &sv[0], pw.wsum_cog
+    _execute(pw, x, out, &E, num_threads)
     return out
 
 
-cdef _run_direct_q8(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, int32_t zx,
-                    const convt_requant *rq, out, int nthreads):
-    cdef const int64_t[:, ::1] tasks = tasks_arr
+cdef _execute(pw, x, out, const convt_epi *E, num_threads):
+    """Plan (cached) and run every task of one call, on up to ``num_threads`` threads."""
+    sched, tab = pw.schedule(x.shape[0], out.shape[2:])
+    cdef convt_geom G
+    _fill_geom(&G, pw, x, out, tab)
+    cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
+    if sched.macs < PARALLEL_MIN_MACS:
+        nthreads = 1
+    # Raw pointers below stay valid: x, out, the packed arrays and the scratch buffer are held
+    # by Python references for the whole call.
+    cdef const unsigned char[::1] xv = x.reshape(-1).view(np.uint8)
+    cdef unsigned char[::1] ov = out.reshape(-1).view(np.uint8)
+    if pw.direct:
+        _run_direct(&G, pw, <_PhaseTable>tab, sched.tasks, &xv[0], E, &ov[0], nthreads)
+    else:
+        _run_gemm(&G, pw, <_PhaseTable>tab, sched, &xv[0], E, &ov[0], nthreads)
+
+
+cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, const void *xp, const convt_epi *E,
+               void *op, int nthreads):
+    """The GEMM task loop, shared by every dtype and tier."""
+    cdef const convt_gemm_kernel *V = _variant(pw.tier, pw.kind)
+    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
+    cdef const int64_t[:, ::1] tasks = sched.tasks
     cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
-    cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16  # int32 = float size
-    cdef int32_t *acc = <int32_t *>_aligned_scratch(nthreads * per * sizeof(int32_t))
-    cdef const unsigned char[::1] xv = x.reshape(-1)
-    cdef unsigned char[::1] ov = out.reshape(-1)
-    cdef const int16_t[::1] wv = pw.w16.reshape(-1)
-    cdef int64_t ksize = pw.ksize
-    cdef convt_s32_axpy_fn axpy = _axpy_s32
-    cdef const unsigned char *xp = &xv[0]
-    cdef unsigned char *op = &ov[0]
-    cdef const int16_t *wp = &wv[0]
-    with nogil:
-        if nthreads == 1:
-            for t in range(ntasks):
-                convt_direct_task_q8(G, tab.phases, wp, ksize, xp, zx, rq, op, &tasks[t, 0],
-                                     acc, axpy)
-        else:
-            for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-                convt_direct_task_q8(G, tab.phases, wp, ksize, xp, zx, rq, op, &tasks[t, 0],
-                                     acc + threadid() * per, axpy)
-
-
-cdef char *_aligned_scratch(int64_t nbytes) except NULL:
-    """64-byte aligned start of the calling thread's scratch buffer of >= nbytes."""
-    cdef unsigned char[::1] sv = _get_scratch(nbytes + 64)
-    cdef char *base = <char *>&sv[0]
-    return base + (64 - (<size_t>base) % 64) % 64
-
-
-cdef convt_workspace *_workspaces(convt_geom *G, tasks, int nthreads) except NULL:
-    """One workspace per thread (G's blocking must be set) in the calling thread's scratch;
-    the caller frees the returned array."""
     cdef int a
-    cdef int64_t nph_max = max(1, int(tasks[:, 2].max()) if len(tasks) else 1)
-    cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, nph_max, G.mc, G.nc) + 63) // 64 * 64
-    cdef char *base = _aligned_scratch(nthreads * wsbytes)
+    cdef int64_t nph_max = max(1, int(sched.tasks[:, 2].max()) if ntasks else 1)
+    cdef int64_t wsbytes = (convt_workspace_bytes(G.kpanel, V.b_size, nph_max, G.mc, G.nc)
+                            + 63) // 64 * 64
+    scratch = _get_scratch(nthreads * wsbytes + 64)
+    cdef char *base = _aligned(scratch)
+    cdef const unsigned char[::1] av = pw.apack.view(np.uint8)
+    cdef const void *ap = &av[0]
     cdef convt_workspace *wss = <convt_workspace *>malloc(nthreads * sizeof(convt_workspace))
     if wss == NULL:
         raise MemoryError()
     for a in range(nthreads):
-        convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, nph_max, G.mc, G.nc)
-    return wss
-
-
-cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, x, const float *bp, out,
-               int nthreads):
-    G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
-    cdef const int64_t[:, ::1] tasks = sched.tasks
-    cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
-    cdef convt_workspace *wss = _workspaces(G, sched.tasks, nthreads)
-    cdef const float[::1] xv = x.reshape(-1)
-    cdef float[::1] ov = out.reshape(-1)
-    cdef const float[::1] av = pw.apack
-    cdef convt_f32_ukr_fn ukr = _ukr_f32
-    cdef const float *xp = &xv[0]
-    cdef float *op = &ov[0]
-    cdef const float *ap = &av[0]
+        convt_workspace_init(&wss[a], base + a * wsbytes, G.kpanel, V.b_size, nph_max, G.mc,
+                             G.nc)
     try:
         with nogil:
             if nthreads == 1:
                 for t in range(ntasks):
-                    convt_subconv_task(G, tab.phases, ap, xp, bp, op, &tasks[t, 0], &wss[0], ukr)
+                    convt_gemm_task(V, G, tab.phases, ap, xp, E, op, &tasks[t, 0], &wss[0])
             else:
                 for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-                    convt_subconv_task(G, tab.phases, ap, xp, bp, op, &tasks[t, 0],
-                                       &wss[threadid()], ukr)
+                    convt_gemm_task(V, G, tab.phases, ap, xp, E, op, &tasks[t, 0],
+                                    &wss[threadid()])
     finally:
         free(wss)
 
 
-cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, x, const float *bp, out,
-                 int nthreads):
+cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, const void *xp,
+                 const convt_epi *E, void *op, int nthreads):
+    """The direct-kernel task loop (groups with <= 2 output channels), float or int8."""
+    cdef const convt_tier *T = convt_tiers[<int>pw.tier]
+    cdef bint q8 = pw.kind != 0
     cdef const int64_t[:, ::1] tasks = tasks_arr
     cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
-    cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16
-    cdef float *acc = <float *>_aligned_scratch(nthreads * per * sizeof(float))
-    cdef const float[::1] xv = x.reshape(-1)
-    cdef float[::1] ov = out.reshape(-1)
-    cdef const float[::1] wv = pw.weight.reshape(-1)
+    cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16  # int32 = float size
+    scratch = _get_scratch(nthreads * per * 4 + 64)
+    cdef char *acc = _aligned(scratch)
+    cdef const unsigned char[::1] wv = (pw.w16 if q8 else pw.weight).reshape(-1).view(np.uint8)
+    cdef const void *wp = &wv[0]
     cdef int64_t ksize = pw.ksize
-    cdef convt_f32_axpy_fn axpy = _axpy_f32
-    cdef const float *xp = &xv[0]
-    cdef float *op = &ov[0]
-    cdef const float *wp = &wv[0]
+    cdef int tid
     with nogil:
-        if nthreads == 1:
-            for t in range(ntasks):
-                convt_direct_task(G, tab.phases, wp, ksize, xp, bp, op, &tasks[t, 0], acc, axpy)
-        else:
-            for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-                convt_direct_task(G, tab.phases, wp, ksize, xp, bp, op, &tasks[t, 0],
-                                  acc + threadid() * per, axpy)
-
-
-# ----------------------------------------------------------------------------- peak probe
-cdef double _peak_seconds(int n, int64_t iters, bint use_avx2, int kind):
-    """Wall time of n threads each running one probe of ``iters`` iterations
-    (kind 0: fp32 FMA chains, 1: vpmaddwd chains, 2: the int8 micro-kernel in L1)."""
-    cdef int i
-    cdef float sink = 0
-    cdef convt_s16_ukr_fn ukr = _ukr_s16
-    t0 = time.perf_counter()
-    with nogil:
-        for i in prange(n, num_threads=n, schedule="static", chunksize=1):
-            if kind == 2:
-                sink += convt_peak_s16_ukr(iters, ukr)
-            elif kind == 1:
-                sink += convt_peak_s16_avx2(iters) if use_avx2 else convt_peak_s16_portable(iters)
+        for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
+            tid = threadid() if nthreads > 1 else 0
+            if q8:
+                convt_direct_task_q8(G, tab.phases, <const short *>wp, ksize,
+                                     <const unsigned char *>xp, E.zx, E.rq,
+                                     <unsigned char *>op, &tasks[t, 0],
+                                     <int32_t *>(acc + tid * per * 4), T.s32_axpy)
             else:
-                sink += convt_peak_fma_avx2(iters) if use_avx2 else convt_peak_fma_portable(iters)
-    dt = time.perf_counter() - t0
-    if sink == 12345.0:  # keep the result alive
-        print("")
-    return dt
-
-
-def _peak(double seconds, int num_threads, int kind):
-    cdef int n = num_threads if num_threads > 0 else convt_max_threads()
-    cdef int64_t iters = 1 << 10
-    cdef bint use_avx2 = _isa == "avx2"
-    # calibrate: grow iters until one run takes a reasonable time
-    while _peak_seconds(n, iters, use_avx2, kind) < seconds / 4 and iters < (1 << 40):
-        iters *= 4
-    best = min(_peak_seconds(n, iters, use_avx2, kind) for _ in range(3))
-    ops = 6 * 16 * 256 * 2 if kind == 2 else 12 * (16 if kind == 1 else 8) * 2
-    return n * iters * ops / best / 1e9
-
-
-def peak_probe_f32(double seconds=0.25, int num_threads=0):
-    """Measured fp32 FMA peak of this machine in GFLOP/s with ``num_threads`` threads.
-
-    Runs 12 independent 8-lane FMA chains per thread (the AVX2 variant when the CPU has it),
-    all threads at once, and returns the best of three timed runs.
-    """
-    return _peak(seconds, num_threads, 0)
-
-
-def peak_probe_int8(double seconds=0.25, int num_threads=0):
-    """Measured exact-int8 peak in GOP/s (2 per multiply-add) for the quantized kernel's
-    instruction mix: the better of 12 independent vpmaddwd + vpaddd chains per thread and the
-    int8 micro-kernel itself on L1-resident panels (which sustains a few % more here)."""
-    return max(_peak(seconds / 2, num_threads, 1), _peak(seconds / 2, num_threads, 2))
+                convt_direct_task(G, tab.phases, <const float *>wp, ksize, <const float *>xp,
+                                  E.bias, <float *>op, &tasks[t, 0],
+                                  <float *>(acc + tid * per * 4), T.f32_axpy)

@@ -13,21 +13,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Register tile of the GEMM micro-kernels (include/convt/gemm_f32.h): MR output channels x NR
-# output positions.
-MR = 6
+# Columns per sliver: the width of every GEMM micro-kernel (include/convt/geom.h).  A kernel
+# variant's rows (MR) and K granularity (KR) come from the variant table
+# (include/convt/tiers.h) through the packed weights.
 NR = 16
 # Cache blocking.  A task packs its input panel (K x NC, K = taps * C_in/groups) once and sweeps
 # every output channel over it: MC channels at a time (their KC x MC weights stay in L2 while
 # the KC x NR input sliver sits in L1).  NC shrinks for long K so the panel stays near
-# PANEL_FLOATS, but not below NC_MIN columns (weights would be re-read for too few columns)
-# unless the panel would exceed PANEL_FLOATS_MAX.
-KC = 256
+# PANEL_BYTES, but not below NC_MIN columns (weights would be re-read for too few columns)
+# unless the panel would exceed PANEL_BYTES_MAX.  KC_BYTES is the K block of one sliver row.
+KC_BYTES = 1024
 MC = 132
 NC_MAX = 256
 NC_MIN = 64
-PANEL_FLOATS = 1 << 20
-PANEL_FLOATS_MAX = 1 << 22
+PANEL_BYTES = 1 << 22
+PANEL_BYTES_MAX = 1 << 24
 # Fewer tasks than this and output channels are split too, so both cores get work.
 MIN_TASKS = 8
 # Groups with at most this many output channels use the direct kernel (include/convt/direct.h):
@@ -129,7 +129,7 @@ class DirectSchedule:
 
 
 def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
-                         stride) -> DirectSchedule:
+                         stride, tile=None) -> DirectSchedule:
     mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
     macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
@@ -148,29 +148,36 @@ def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
     return DirectSchedule(tasks=tasks.reshape(-1, 5), mcount=mcount, macs=macs)
 
 
-def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) -> Schedule:
+def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
+                  tile=(6, 1, 4)) -> Schedule:
     """Tasks over (group, phase unit, column block, channel block).
+
+    ``tile`` = (MR, KR, bytes per packed input element) of the kernel variant: a tap's rows
+    are padded to KR (``ckr``), channel blocks are multiples of MR.
 
     Phases come in groups of ``nw`` consecutive entries (same rd, rh; every W residue).  A
     task normally computes a whole group, so it writes whole output rows; when that leaves too
     few tasks for the threads, groups are split into single phases (no repeated packing), and
     only then are output channels split (each channel block packs the same input again).
     """
+    mr, kr, esize = tile
+    ckr = -(-cig // kr) * kr
     nw = phases.nw
     mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
     ncols_all = batch * np.prod(mcount, axis=1)
     macs = int((ncols_all * ntaps).sum()) * cig * cog * groups
-    kmax = int((ntaps * cig).max()) if len(ntaps) else 0
+    kmax = int((ntaps * ckr).max()) if len(ntaps) else 0
 
     def units_for(size):
         heads = np.arange(0, len(ntaps), size)
         ncols = ncols_all[heads]
         live = ncols > 0
         heads, ncols = heads[live], ncols[live]
-        kpanel = max([1] + [int((ntaps[p:p + size] * cig + 1).sum()) for p in heads])
-        nc = min(NC_MAX, max(NR, PANEL_FLOATS // kpanel // NR * NR,
-                             min(NC_MIN, PANEL_FLOATS_MAX // kpanel // NR * NR)))
+        kpanel = max([1] + [int((ntaps[p:p + size] * ckr + kr).sum()) for p in heads])
+        kbytes = kpanel * esize
+        nc = min(NC_MAX, max(NR, PANEL_BYTES // kbytes // NR * NR,
+                             min(NC_MIN, PANEL_BYTES_MAX // kbytes // NR * NR)))
         blocks = [np.asarray(_even_blocks(int(n), nc, NR), dtype=np.int64) for n in ncols]
         return heads, blocks, kpanel
 
@@ -180,8 +187,8 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) ->
         nph = 1
         heads, col_blocks, kpanel = units_for(1)
     col_tasks = groups * sum(len(b) for b in col_blocks)
-    n_co = min(math.ceil(cog / MR), max(1, math.ceil(MIN_TASKS / max(col_tasks, 1))))
-    co_blocks = np.asarray(_even_blocks(cog, math.ceil(cog / n_co), MR),
+    n_co = min(math.ceil(cog / mr), max(1, math.ceil(MIN_TASKS / max(col_tasks, 1))))
+    co_blocks = np.asarray(_even_blocks(cog, math.ceil(cog / n_co), mr),
                            dtype=np.int64).reshape(-1, 2)
     parts = []
     for p, cb in zip(heads, col_blocks):
@@ -193,7 +200,7 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride) ->
                                co_blocks[c, 1], cb[j, 0], cb[j, 1]], axis=1))
     nc = max([NR] + [int((b[:, 1] - b[:, 0]).max()) for b in col_blocks])
     nc = math.ceil(nc / NR) * NR
-    mc = min(MC, math.ceil(int((co_blocks[:, 1] - co_blocks[:, 0]).max()) / MR) * MR)
+    mc = min(MC // mr * mr, math.ceil(int((co_blocks[:, 1] - co_blocks[:, 0]).max()) / mr) * mr)
+    kc = max(kr, min(KC_BYTES // esize // kr * kr, kmax))
     tasks = np.concatenate(parts) if parts else np.zeros((0, 7), dtype=np.int64)
-    return Schedule(tasks=tasks, mcount=mcount, kc=max(1, min(KC, kmax)), mc=mc, nc=nc,
-                    kpanel=kpanel, macs=macs)
+    return Schedule(tasks=tasks, mcount=mcount, kc=kc, mc=mc, nc=nc, kpanel=kpanel, macs=macs)

@@ -1,0 +1,105 @@
+/* Epilogues of the GEMM variants: accumulators to output elements, written once each.
+ * Like the packers, written once and instantiated per ISA tier (include/convt/tiers/).
+ *   f32: out = c + bias.
+ *   q8:  out = requant(c + comp) with comp = -zx * sum(w) for raw-activation panels (0
+ *        otherwise): the same exact int32 as the zero-point-free path, then requant.h.
+ */
+#ifndef CONVT_EPILOGUE_H
+#define CONVT_EPILOGUE_H
+
+#include <stdint.h>
+#include "gemm.h"
+
+/* out[j*sw + rw] = c[rw][j] + b for 16 columns and every phase rw: one contiguous run. */
+static CONVT_ALWAYS_INLINE void convt_store_run(float *CONVT_RESTRICT dst, const float *CONVT_RESTRICT c, int64_t cstride,
+                            int64_t sw, float b)
+{
+    if (sw == 1) {
+        for (int j = 0; j < CONVT_NR; ++j) dst[j] = c[j] + b;
+    } else if (sw == 2) {
+        const float *CONVT_RESTRICT c1 = c + cstride;
+        for (int j = 0; j < CONVT_NR; ++j) {
+            dst[2 * j] = c[j] + b;
+            dst[2 * j + 1] = c1[j] + b;
+        }
+    } else {
+        for (int j = 0; j < CONVT_NR; ++j)
+            for (int64_t rw = 0; rw < sw; ++rw) dst[j * sw + rw] = c[rw * cstride + j] + b;
+    }
+}
+
+/* Bias and output positions for rows co_first .. +rows of the nph C blocks. */
+static CONVT_ALWAYS_INLINE void
+convt_epilogue_f32_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
+                        int64_t co_first, int64_t rows, int64_t ncol, int64_t nsl,
+                        const convt_epi *E, void *outv, const convt_workspace *ws)
+{
+    const int64_t sw = G->stride[2], cstride = G->mc * G->nc;
+    const float *bias = E->bias;
+    float *out = (float *)outv;
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t co = co_first + r;
+        const float b = bias ? bias[co] : 0.0f;
+        float *o = out + co * G->out_size;
+        const float *cr = (const float *)ws->c + r * G->nc;
+        for (int64_t s = 0; s < nsl; ++s) {
+            const int64_t j = s * CONVT_NR;
+            if (ws->orun[s]) {
+                convt_store_run(o + ws->ooff[j], cr + j, cstride, sw, b);
+            } else {
+                const int64_t jend = j + CONVT_NR < ncol ? j + CONVT_NR : ncol;
+                for (int64_t jj = j; jj < jend; ++jj) {
+                    const int64_t mw = ws->coord[4 * jj + 3];
+                    for (int64_t i = 0; i < nph; ++i)
+                        if (mw < P0[i].mcount[2])
+                            o[ws->ooff[jj] + P0[i].residue[2]] = cr[i * cstride + jj] + b;
+                }
+            }
+        }
+    }
+}
+
+/* Requantize rows co_first .. +rows of the nph int32 C blocks into the uint8 output. */
+static CONVT_ALWAYS_INLINE void
+convt_epilogue_q8_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
+                       int64_t co_first, int64_t rows, int64_t ncol, int64_t nsl,
+                       const convt_epi *E, void *outv, const convt_workspace *ws)
+{
+    const convt_requant *rq = E->rq;
+    uint8_t *out = (uint8_t *)outv;
+    const int64_t sw = G->stride[2], cstride = G->mc * G->nc;
+    const int32_t *cbuf = (const int32_t *)ws->c;
+    for (int64_t r = 0; r < rows; ++r) {
+        const int64_t co = co_first + r;
+        uint8_t *o = out + co * G->out_size;
+        const int32_t *cr = cbuf + r * G->nc;
+        for (int64_t s = 0; s < nsl; ++s) {
+            const int64_t j = s * CONVT_NR;
+            if (ws->orun[s]) {
+                uint8_t *dst = o + ws->ooff[j];
+                uint8_t tmp[CONVT_NR];
+                for (int64_t rw = 0; rw < sw; ++rw) {
+                    const int32_t add = E->wsum ? ws->comp[rw * G->mc + r] : 0;
+                    if (sw == 1) {
+                        convt_requant16(rq, co, cr + j, add, dst);
+                        break;
+                    }
+                    convt_requant16(rq, co, cr + rw * cstride + j, add, tmp);
+                    for (int jj = 0; jj < CONVT_NR; ++jj) dst[jj * sw + rw] = tmp[jj];
+                }
+            } else {
+                const int64_t jend = j + CONVT_NR < ncol ? j + CONVT_NR : ncol;
+                for (int64_t jj = j; jj < jend; ++jj) {
+                    const int64_t mw = ws->coord[4 * jj + 3];
+                    for (int64_t i = 0; i < nph; ++i)
+                        if (mw < P0[i].mcount[2])
+                            o[ws->ooff[jj] + P0[i].residue[2]] =
+                                convt_requant_one(rq, co, convt_wrap_add(
+                                    cr[i * cstride + jj], E->wsum ? ws->comp[i * G->mc + r] : 0));
+                }
+            }
+        }
+    }
+}
+
+#endif

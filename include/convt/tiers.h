@@ -1,0 +1,88 @@
+/* The kernel table: one row per ISA tier, best first.  A tier names the CPU features it
+ * needs and the variant it runs for each job (float GEMM, int8 GEMM, int8 GEMM for weights
+ * with a nonzero zero point, direct kernels).  Each tier's file (tiers/NAME.h) includes its
+ * micro-kernels and instantiates the shared packing, epilogue and direct-kernel code under
+ * its target attribute, so the compiler vectorises those for the tier too.
+ *
+ * Adding a tier: a micro-kernel file in kernels/, a file in tiers/, a row below.
+ */
+#ifndef CONVT_TIERS_H
+#define CONVT_TIERS_H
+
+#include "cpu.h"
+#include "gemm.h"
+#include "pack.h"
+#include "epilogue.h"
+#include "direct.h"
+#include "direct_q.h"
+
+typedef struct {
+    const char *name;
+    unsigned features;                /* CONVT_F_* bits the CPU must have */
+    const convt_gemm_kernel *f32;     /* float GEMM */
+    const convt_gemm_kernel *q8;      /* int8 GEMM, weight zero points all 0 */
+    const convt_gemm_kernel *q8_zw;   /* int8 GEMM, any weight zero points */
+    convt_f32_axpy_fn f32_axpy;       /* direct kernels (groups with <= 2 output channels) */
+    convt_s32_axpy_fn s32_axpy;
+} convt_tier;
+
+#define CONVT_PACK_ARGS const convt_geom *G, const convt_phase *P, const void *xg, int64_t ncol, \
+                        int64_t nsl, void *panel, convt_workspace *ws, const convt_epi *E
+#define CONVT_EPI_ARGS const convt_geom *G, const convt_phase *P0, int64_t nph, int64_t co_first, \
+                       int64_t rows, int64_t ncol, int64_t nsl, const convt_epi *E, void *out,   \
+                       const convt_workspace *ws
+
+/* The shared packing and epilogue code, compiled for one tier: functions NAME_SFX. */
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET)                                                  \
+    static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
+    { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
+    static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
+    { convt_pack_b_s16_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
+    static TARGET void convt_epilogue_f32_##SFX(CONVT_EPI_ARGS)                                \
+    { convt_epilogue_f32_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws); }            \
+    static TARGET void convt_epilogue_q8_##SFX(CONVT_EPI_ARGS)                                 \
+    { convt_epilogue_q8_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws); }             \
+    static TARGET void convt_s32_axpy_##SFX(int32_t *CONVT_RESTRICT acc,                       \
+                                            const uint8_t *CONVT_RESTRICT x, int32_t zx,       \
+                                            int32_t w, int64_t n)                              \
+    { convt_s32_axpy_impl(acc, x, zx, w, n); }
+
+#define CONVT_INSTANTIATE_U8X4(SFX, TARGET)                                                    \
+    static TARGET void convt_pack_b_u8x4_##SFX(CONVT_PACK_ARGS)                                \
+    { convt_pack_b_u8x4_impl(G, P, xg, ncol, nsl, panel, ws, E); }
+
+/* Variant rows: name, dtype, MR, KR, A/B/input element bytes, raw activations, kernel, pack,
+ * epilogue */
+#define CONVT_F32_VARIANT(NAME, MR, UKR, SFX) \
+    { NAME, CONVT_DT_F32, MR, 1, 4, 4, 4, 0, UKR, convt_pack_b_f32_##SFX, convt_epilogue_f32_##SFX }
+#define CONVT_S16_VARIANT(NAME, MR, UKR, SFX) \
+    { NAME, CONVT_DT_Q8, MR, 2, 2, 2, 1, 0, UKR, convt_pack_b_s16_##SFX, convt_epilogue_q8_##SFX }
+#define CONVT_U8S8_VARIANT(NAME, MR, UKR, SFX) \
+    { NAME, CONVT_DT_Q8, MR, 4, 1, 1, 1, 1, UKR, convt_pack_b_u8x4_##SFX, convt_epilogue_q8_##SFX }
+
+#include "tiers/portable.h"
+#if CONVT_HAVE_X86_KERNELS
+#include "tiers/avx2.h"
+#include "tiers/avx512.h"
+#include "tiers/avxvnni.h"
+#include "tiers/avx512vnni.h"
+#endif
+#if CONVT_HAVE_NEON_KERNELS
+#include "tiers/neon.h"
+#endif
+
+static const convt_tier *const convt_tiers[] = {
+#if CONVT_HAVE_X86_KERNELS
+    &convt_tier_avx512vnni,
+    &convt_tier_avx512,
+    &convt_tier_avxvnni,
+    &convt_tier_avx2,
+#endif
+#if CONVT_HAVE_NEON_KERNELS
+    &convt_tier_neon,
+#endif
+    &convt_tier_portable,
+};
+#define CONVT_NTIERS ((int)(sizeof convt_tiers / sizeof convt_tiers[0]))
+
+#endif

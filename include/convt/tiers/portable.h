@@ -1,0 +1,17 @@
+/* Tier "portable": plain C, any CPU; always correct, always present. */
+#include "../kernels/f32-gemm-6x16-portable.h"
+#include "../kernels/s16-gemm-6x16-portable.h"
+
+CONVT_INSTANTIATE_SHARED(portable, )
+static void convt_f32_axpy_portable(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x,
+                                    float w, int64_t n)
+{ convt_f32_axpy_impl(acc, x, w, n); }
+
+static const convt_gemm_kernel convt_f32_gemm_portable =
+    CONVT_F32_VARIANT("f32-gemm-6x16-portable", 6, convt_f32_gemm_6x16_portable, portable);
+static const convt_gemm_kernel convt_s16_gemm_portable =
+    CONVT_S16_VARIANT("s16-gemm-6x16-portable", 6, convt_s16_gemm_6x16_portable, portable);
+
+static const convt_tier convt_tier_portable = {
+    "portable", 0, &convt_f32_gemm_portable, &convt_s16_gemm_portable, &convt_s16_gemm_portable,
+    convt_f32_axpy_portable, convt_s32_axpy_portable};
