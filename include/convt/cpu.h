@@ -49,9 +49,10 @@ enum {
 #include <immintrin.h>
 #define CONVT_HAVE_X86_KERNELS 1
 #define CONVT_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define CONVT_TARGET_AVX512 __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")))
+#define CONVT_TARGET_AVX512 \
+    __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,prefer-vector-width=512")))
 #define CONVT_TARGET_AVX512VNNI \
-    __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+    __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,prefer-vector-width=512")))
 #define CONVT_TARGET_AVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #elif CONVT_X86 && defined(_MSC_VER)
 #include <intrin.h>

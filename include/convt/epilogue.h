@@ -59,11 +59,31 @@ convt_epilogue_f32_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
     }
 }
 
-/* Requantize rows co_first .. +rows of the nph int32 C blocks into the uint8 output. */
+/* dst[2*j + q] = r_q[j]: two rows of 16 bytes interleaved into 32. */
+static CONVT_ALWAYS_INLINE void convt_interleave2x16(const uint8_t *r0, const uint8_t *r1,
+                                                     uint8_t *dst)
+{
+#if CONVT_HAVE_X86_KERNELS
+    const __m128i a = _mm_loadu_si128((const __m128i *)r0), b = _mm_loadu_si128((const __m128i *)r1);
+    _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi8(a, b));
+    _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi8(a, b));
+#elif CONVT_HAVE_NEON_KERNELS
+    uint8x16x2_t v;
+    v.val[0] = vld1q_u8(r0);
+    v.val[1] = vld1q_u8(r1);
+    vst2q_u8(dst, v);
+#else
+    for (int j = 0; j < CONVT_NR; ++j) { dst[2 * j] = r0[j]; dst[2 * j + 1] = r1[j]; }
+#endif
+}
+
+/* Requantize rows co_first .. +rows of the nph int32 C blocks into the uint8 output;
+ * requant16 is the tier's version of convt_requant16 (a constant: inlined). */
 static CONVT_ALWAYS_INLINE void
 convt_epilogue_q8_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
                        int64_t co_first, int64_t rows, int64_t ncol, int64_t nsl,
-                       const convt_epi *E, void *outv, const convt_workspace *ws)
+                       const convt_epi *E, void *outv, const convt_workspace *ws,
+                       convt_requant16_fn requant16)
 {
     const convt_requant *rq = E->rq;
     uint8_t *out = (uint8_t *)outv;
@@ -73,19 +93,27 @@ convt_epilogue_q8_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
         const int64_t co = co_first + r;
         uint8_t *o = out + co * G->out_size;
         const int32_t *cr = cbuf + r * G->nc;
+        /* add[i * mc]: zero-point compensation of this row in phase i (none: zeros) */
+        static const int32_t none[1] = {0};
+        const int32_t *add = E->wsum ? ws->comp + r : none;
+        const int64_t as = E->wsum ? G->mc : 0;
         for (int64_t s = 0; s < nsl; ++s) {
             const int64_t j = s * CONVT_NR;
             if (ws->orun[s]) {
                 uint8_t *dst = o + ws->ooff[j];
-                uint8_t tmp[CONVT_NR];
-                for (int64_t rw = 0; rw < sw; ++rw) {
-                    const int32_t add = E->wsum ? ws->comp[rw * G->mc + r] : 0;
-                    if (sw == 1) {
-                        convt_requant16(rq, co, cr + j, add, dst);
-                        break;
+                if (sw == 1) {
+                    requant16(rq, co, cr + j, add[0], dst);
+                } else if (sw == 2) {
+                    uint8_t t0[CONVT_NR], t1[CONVT_NR];
+                    requant16(rq, co, cr + j, add[0], t0);
+                    requant16(rq, co, cr + cstride + j, add[as], t1);
+                    convt_interleave2x16(t0, t1, dst);
+                } else {
+                    uint8_t tmp[CONVT_NR];
+                    for (int64_t rw = 0; rw < sw; ++rw) {
+                        requant16(rq, co, cr + rw * cstride + j, add[rw * as], tmp);
+                        for (int jj = 0; jj < CONVT_NR; ++jj) dst[jj * sw + rw] = tmp[jj];
                     }
-                    convt_requant16(rq, co, cr + rw * cstride + j, add, tmp);
-                    for (int jj = 0; jj < CONVT_NR; ++jj) dst[jj * sw + rw] = tmp[jj];
                 }
             } else {
                 const int64_t jend = j + CONVT_NR < ncol ? j + CONVT_NR : ncol;
@@ -94,8 +122,7 @@ convt_epilogue_q8_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
                     for (int64_t i = 0; i < nph; ++i)
                         if (mw < P0[i].mcount[2])
                             o[ws->ooff[jj] + P0[i].residue[2]] =
-                                convt_requant_one(rq, co, convt_wrap_add(
-                                    cr[i * cstride + jj], E->wsum ? ws->comp[i * G->mc + r] : 0));
+                                convt_requant_one(rq, co, convt_wrap_add(cr[i * cstride + jj], add[i * as]));
                 }
             }
         }

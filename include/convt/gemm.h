@@ -56,6 +56,13 @@ typedef struct {
 /* Rows of a phase's packed panel. */
 static int64_t convt_phase_k(const convt_geom *G, const convt_phase *P) { return P->ntaps * G->ckr; }
 
+/* 1 when phases a and b read the input at the same tap offsets. */
+static int convt_same_taps(const convt_phase *a, const convt_phase *b)
+{
+    return a->ntaps == b->ntaps &&
+           memcmp(a->delta, b->delta, (size_t)(3 * a->ntaps) * sizeof(int64_t)) == 0;
+}
+
 /* One task: out[n, g*cog + co0 .. co1, ...] for phases p0 .. p0+nph-1 at columns j0 .. j1
  * (see geom.h for the task fields). */
 static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
@@ -74,8 +81,18 @@ static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
 
     convt_task_columns(G, P0, nph, j0, j1, ws);
     const char *xg = (const char *)x + g * G->cig * G->in_size * V->x_size;
-    int64_t off = 0;  /* panels of the task's phases follow each other */
+    /* Panels of the task's phases follow each other; phases with the same taps (every W
+     * phase when kernel == stride, for instance) share one: columns past a phase's own grid
+     * are never stored, so the panels are interchangeable. */
+    int64_t off = 0;
     for (int64_t i = 0; i < nph; ++i) {
+        int64_t h = 0;
+        while (h < i && !convt_same_taps(P0 + h, P0 + i)) ++h;
+        if (h < i) {
+            ws->poff[i] = ws->poff[h];
+            continue;
+        }
+        ws->poff[i] = off;
         V->pack_b(G, P0 + i, xg, ncol, nsl, bpanel + off * V->b_size, ws, E);
         off += nsl * convt_bsliver_stride(convt_phase_k(G, P0 + i), kr);
     }
@@ -83,14 +100,12 @@ static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
     for (int64_t c0 = co0; c0 < co1; c0 += G->mc) {
         const int64_t rows = co1 - c0 < G->mc ? co1 - c0 : G->mc;
         const int64_t nrs = (rows + mr - 1) / mr;
-        off = 0;
         for (int64_t i = 0; i < nph; ++i) {
             const convt_phase *P = P0 + i;
             const int64_t K = convt_phase_k(G, P), bstride = convt_bsliver_stride(K, kr);
             const char *ac = ag + (P->a_offset + (c0 / mr) * K * mr) * V->a_size;
-            const char *pb = bpanel + off * V->b_size;
+            const char *pb = bpanel + ws->poff[i] * V->b_size;
             char *cw = cbuf + i * cstride * 4;
-            off += nsl * bstride;
             if (K == 0)
                 for (int64_t r = 0; r < rows; ++r) memset(cw + r * ldc * 4, 0, ncol * 4);
             for (int64_t k0 = 0; k0 < K; k0 += G->kc) {

@@ -66,6 +66,7 @@ typedef struct {
     void *b;         /* packed input panels: nc/NR slivers of (K + KR) x NR per phase */
     void *c;         /* nph x mc x nc accumulators (float or int32) */
     int32_t *comp;   /* nph x mc: per-row int32 addends of the int8 epilogue */
+    int64_t *poff;   /* nph: offset of each phase's panel in b (phases may share one) */
     int64_t *coord;  /* nc x 4: n, md, mh, mw of each column */
     int64_t *ooff;   /* nc output offsets of W position sw*mw (without channel and residue) */
     int64_t *src;    /* nc input offsets of the current tap, -1 outside */
@@ -103,6 +104,7 @@ static void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kpanel,
     ws->ooff = (int64_t *)p;  p += nc * sizeof(int64_t);
     ws->src = (int64_t *)p;   p += nc * sizeof(int64_t);
     ws->base = (int64_t *)p;  p += nc * sizeof(int64_t);
+    ws->poff = (int64_t *)p;  p += nph * sizeof(int64_t);
     ws->kind = (unsigned char *)p; p += nsl;
     ws->lo = (unsigned char *)p;   p += nsl;
     ws->hi = (unsigned char *)p;   p += nsl;

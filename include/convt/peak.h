@@ -104,7 +104,7 @@ static CONVT_TARGET_AVX512VNNI float convt_peak_dpbusd_avx512vnni(int64_t iters)
     __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-5);
     __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m512i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-#define CONVT_STEP(C) C = _mm512_dpbusd_epi32(C, a, b); CONVT_FRESH(a);
+#define CONVT_STEP(C) C = _mm512_dpbusd_epi32(C, a, b); CONVT_FRESH(C);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
     __m512i s = _mm512_xor_si512(_mm512_xor_si512(_mm512_xor_si512(c0, c1), _mm512_xor_si512(c2, c3)),
@@ -119,7 +119,7 @@ static CONVT_TARGET_AVXVNNI float convt_peak_dpbusd_avxvnni(int64_t iters)
     __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-5);
     __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
     __m256i c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-#define CONVT_STEP(C) C = convt_mm256_dpbusd_vex(C, a, b); CONVT_FRESH(a);
+#define CONVT_STEP(C) C = convt_mm256_dpbusd_vex(C, a, b); CONVT_FRESH(C);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
     __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(c0, c1), _mm256_xor_si256(c2, c3)),

@@ -32,8 +32,9 @@ typedef struct {
                        int64_t rows, int64_t ncol, int64_t nsl, const convt_epi *E, void *out,   \
                        const convt_workspace *ws
 
-/* The shared packing and epilogue code, compiled for one tier: functions NAME_SFX. */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET)                                                  \
+/* The shared packing and epilogue code, compiled for one tier: functions NAME_SFX; REQUANT16
+ * is the tier's convt_requant16 (requant.h). */
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16)                                       \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
@@ -41,7 +42,7 @@ typedef struct {
     static TARGET void convt_epilogue_f32_##SFX(CONVT_EPI_ARGS)                                \
     { convt_epilogue_f32_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws); }            \
     static TARGET void convt_epilogue_q8_##SFX(CONVT_EPI_ARGS)                                 \
-    { convt_epilogue_q8_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws); }             \
+    { convt_epilogue_q8_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws, REQUANT16); }  \
     static TARGET void convt_s32_axpy_##SFX(int32_t *CONVT_RESTRICT acc,                       \
                                             const uint8_t *CONVT_RESTRICT x, int32_t zx,       \
                                             int32_t w, int64_t n)                              \

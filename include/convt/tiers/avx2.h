@@ -2,7 +2,7 @@
 #include "../kernels/f32-gemm-6x16-avx2.h"
 #include "../kernels/s16-gemm-6x16-avx2.h"
 
-CONVT_INSTANTIATE_SHARED(avx2, CONVT_TARGET_AVX2)
+CONVT_INSTANTIATE_SHARED(avx2, CONVT_TARGET_AVX2, convt_requant16_avx2)
 static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *CONVT_RESTRICT acc,
                                                   const float *CONVT_RESTRICT x, float w, int64_t n)
 { convt_f32_axpy_fma_impl(acc, x, w, n); }

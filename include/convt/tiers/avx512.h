@@ -1,7 +1,7 @@
 /* Tier "avx512": AVX-512 F/BW/VL/DQ (Skylake-SP and later, Zen4).  Its micro-kernels are the
  * AVX2 ones (measured no slower on Zen4, where a zmm FMA takes two 256-bit pipes); packing,
  * epilogues and direct kernels are compiled for AVX-512. */
-CONVT_INSTANTIATE_SHARED(avx512, CONVT_TARGET_AVX512)
+CONVT_INSTANTIATE_SHARED(avx512, CONVT_TARGET_AVX512, convt_requant16_avx512)
 static CONVT_TARGET_AVX512 void convt_f32_axpy_avx512(float *CONVT_RESTRICT acc,
                                                       const float *CONVT_RESTRICT x, float w,
                                                       int64_t n)

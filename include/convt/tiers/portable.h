@@ -2,7 +2,7 @@
 #include "../kernels/f32-gemm-6x16-portable.h"
 #include "../kernels/s16-gemm-6x16-portable.h"
 
-CONVT_INSTANTIATE_SHARED(portable, )
+CONVT_INSTANTIATE_SHARED(portable, , convt_requant16)
 static void convt_f32_axpy_portable(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x,
                                     float w, int64_t n)
 { convt_f32_axpy_impl(acc, x, w, n); }
