@@ -39,8 +39,40 @@ enum {
 #if defined(CONVT_USE_SIMDE)
 /* Portable intrinsics: every x86 tier compiles for any CPU. */
 #define SIMDE_ENABLE_NATIVE_ALIASES
+#include <math.h>
 #include <simde/x86/avx512.h>
 #define CONVT_HAVE_X86_KERNELS 1
+/* Intrinsics older SIMDe releases (Debian 12's 0.7.4) lack, element by element. */
+#ifndef _mm512_cvtepi32_ps
+static inline __m512 convt_simde_cvtepi32_ps(__m512i a)
+{
+    int32_t t[16]; float f[16];
+    _mm512_storeu_si512(t, a);
+    for (int i = 0; i < 16; ++i) f[i] = (float)t[i];
+    return _mm512_loadu_ps(f);
+}
+#define _mm512_cvtepi32_ps convt_simde_cvtepi32_ps
+#endif
+#ifndef _mm512_cvtps_epi32
+static inline __m512i convt_simde_cvtps_epi32(__m512 v)  /* current rounding mode */
+{
+    float f[16]; int32_t t[16];
+    _mm512_storeu_ps(f, v);
+    for (int i = 0; i < 16; ++i) t[i] = (int32_t)nearbyintf(f[i]);
+    return _mm512_loadu_si512(t);
+}
+#define _mm512_cvtps_epi32 convt_simde_cvtps_epi32
+#endif
+#ifndef _mm512_cvtusepi32_epi8
+static inline __m128i convt_simde_cvtusepi32_epi8(__m512i a)
+{
+    uint32_t t[16]; uint8_t b[16];
+    _mm512_storeu_si512(t, a);
+    for (int i = 0; i < 16; ++i) b[i] = (uint8_t)(t[i] > 255u ? 255u : t[i]);
+    return _mm_loadu_si128((const __m128i *)b);
+}
+#define _mm512_cvtusepi32_epi8 convt_simde_cvtusepi32_epi8
+#endif
 #define CONVT_TARGET_AVX2
 #define CONVT_TARGET_AVX512
 #define CONVT_TARGET_AVX512VNNI
