@@ -9,5 +9,5 @@ if ! command -v aarch64-linux-gnu-gcc >/dev/null || ! command -v qemu-aarch64 >/
 fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-aarch64-linux-gnu-gcc -O3 -std=c11 -Wall -Iinclude tools/neon_kernel_test.c -o "$out/neon_test" -lm
+aarch64-linux-gnu-gcc -O3 -std=c11 -Wall -Wno-unused-function -Iinclude tools/neon_kernel_test.c -o "$out/neon_test" -lm
 qemu-aarch64 -L /usr/aarch64-linux-gnu "$out/neon_test"

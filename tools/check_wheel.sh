@@ -2,8 +2,8 @@
 # End-to-end wheel check on this machine (Linux): build sdist + wheel (the wheel from the
 # sdist, so the sdist is complete), repair it with auditwheel (manylinux tag, libgomp
 # vendored), install it into a fresh venv that has only numpy and the test tools, run the
-# tests there from outside the source tree with the default and the portable kernels, and
-# check that only the AVX2 kernels use AVX registers.
+# tests there from outside the source tree once per ISA tier the CPU has, and check that
+# only the tiers' functions use AVX registers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -33,12 +33,18 @@ case "$where" in "$work/venv"/*) ;; *) echo "FAIL: convt imported from $where"; 
 "$work/venv/bin/python" -m convt info
 "$work/venv/bin/python" "$root/tools/run_tests.py"
 
-# Baseline ISA: AVX (ymm) instructions only inside the functions compiled for AVX2.
-so="$(ls "$where"/_engine*.so)"
-objdump -d --no-show-raw-insn "$so" | awk '
-    /^[0-9a-f]+ <.*>:$/ { fn = $2 }
-    /%ymm/ { n[fn]++ }
-    END { bad = 0
-          for (f in n) { if (f !~ /_avx2/) { print "FAIL: AVX in " f; bad = 1 } else print "ok: " n[f] " ymm instructions in " f }
-          exit bad }'
+# Baseline ISA: AVX registers only inside the functions of the tiers that may use them
+# (ymm: avx2, avxvnni and the AVX-512 tiers; zmm: the AVX-512 tiers), in every module.
+for so in "$where"/_engine*.so "$where"/_probe*.so; do
+    objdump -d --no-show-raw-insn "$so" | awk -v so="$(basename "$so")" '
+        /^[0-9a-f]+ <.*>:$/ { fn = $2 }
+        /%ymm/ { y[fn]++ }
+        /%zmm/ { z[fn]++ }
+        END { bad = 0
+              for (f in y) if (f !~ /(avx2|avxvnni|avx512)/) { print "FAIL: ymm in " f " (" so ")"; bad = 1 }
+              for (f in z) if (f !~ /avx512/) { print "FAIL: zmm in " f " (" so ")"; bad = 1 }
+              ny = 0; for (f in y) ny++; nz = 0; for (f in z) nz++
+              print so ": ymm in " ny " tier functions, zmm in " nz
+              exit bad }'
+done
 echo "wheel check passed: $(basename "$wheel")"

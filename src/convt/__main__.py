@@ -9,7 +9,13 @@ def info():
     from . import __version__, _engine
     isa, why = _engine.isa()
     print(f"convt {__version__} (numpy {np.__version__})")
-    print(f"kernel variant: {isa} ({why})")
+    print(f"ISA tier: {isa} ({why}); force one with {_engine.ISA_ENV}=NAME")
+    for t in _engine.tiers():
+        mark = "*" if t["name"] == isa else " "
+        state = "available" if t["available"] else "not on this CPU"
+        needs = ", ".join(t["features"]) or "nothing"
+        print(f"  {mark} {t['name']:<11} {state:<15} needs {needs}; kernels {t['f32']}, "
+              f"{t['q8']}")
     print(f"OpenMP: {'enabled' if _engine.openmp_enabled() else 'not compiled in (serial)'}; "
           f"default threads: {_engine.max_threads()}")
     b = _engine.build_info()
