@@ -1,18 +1,23 @@
 /* Direct transposed convolution for groups with very few output channels (depthwise and
- * similar), where a GEMM would use one or two of the micro-kernel's six rows.
+ * similar), where a GEMM would use one or two of the micro-kernel's rows.  Float and int8.
  *
- * Same phase decomposition as subconv.h: for one output row (n, co, od, oh) and each W phase
- * rw, acc[mw] = sum over taps t of the phase and input channels ci of w * x[.., mw + delta_w]
- * (a vectorised axpy along W), then the sw phase rows are interleaved into the output row
- * with the bias.  Every output element is written once.
+ * Same phase decomposition as the GEMM path (geom.h): for one output row (n, co, od, oh) and
+ * each W phase rw, acc[mw] = sum over taps t of the phase and input channels ci of
+ * w * x[.., mw + delta_w] (a vectorised axpy along W: float, or exact int32 of (x - zx) with
+ * the int16 weight w - zw), then the W phase rows are written into the output row with the
+ * bias (float) or requantized once (int8).  Every output element is written once.
  */
 #ifndef CONVT_DIRECT_H
 #define CONVT_DIRECT_H
 
 #include <stdint.h>
 #include "geom.h"
+#include "gemm.h"
+#include "requant.h"
 
 typedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n);
+typedef void (*convt_s32_axpy_fn)(int32_t *acc, const uint8_t *x, int32_t zx, int32_t w,
+                                  int64_t n);
 
 /* acc[i] += w * x[i] (product and sum rounded separately): instantiated by the tiers without
  * FMA (tiers.h); x86 tiers use convt_f32_axpy_fma_impl. */
@@ -38,20 +43,39 @@ convt_f32_axpy_fma_impl(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x
 }
 #endif
 
+/* acc[i] += w * (x[i] - zx), wrapping like every int32 accumulator (unsigned arithmetic);
+ * instantiated per tier (tiers.h). */
+static CONVT_ALWAYS_INLINE void convt_s32_axpy_impl(int32_t *CONVT_RESTRICT acc,
+                                                    const uint8_t *CONVT_RESTRICT x, int32_t zx,
+                                                    int32_t w, int64_t n)
+{
+    for (int64_t i = 0; i < n; ++i)
+        acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(w * ((int32_t)x[i] - zx)));
+}
+
 /* Direct tasks: (n, co, p0, row0, row1): W group p0 .. p0+nw-1 (same rd, rh), rows of its
  * (md, mh) grid. */
 enum { CONVT_D_N, CONVT_D_CO, CONVT_D_PHASE, CONVT_D_ROW0, CONVT_D_ROW1, CONVT_D_FIELDS };
 
-/* Floats of per-thread scratch: one accumulator row per W phase. */
+/* 4-byte elements of per-thread scratch: one accumulator row per W phase. */
 static int64_t convt_direct_scratch_floats(const convt_geom *G)
 {
     const int64_t sw = G->stride[2];
     return G->nw * ((G->out_shape[2] + sw - 1) / sw) + 16;
 }
 
-static void convt_direct_task(const convt_geom *G, const convt_phase *phases, const float *w,
-                              int64_t ksize, const float *x, const float *bias, float *out,
-                              const int64_t *task, float *acc, convt_f32_axpy_fn axpy)
+/* The axpy kernels of a direct task: f32 for float, s32 for int8 (the other is unused). */
+typedef struct {
+    convt_f32_axpy_fn f32;
+    convt_s32_axpy_fn s32;
+} convt_direct_ops;
+
+/* One direct task.  Float: x, w, out float32, E->bias; int8: x, out uint8, w the int16
+ * weights w - zw, E->zx and E->rq.  acc: convt_direct_scratch_floats(G) elements. */
+static void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
+                              const void *w, int64_t ksize, const void *x, const convt_epi *E,
+                              void *out, const int64_t *task, void *acc,
+                              convt_direct_ops ops)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
@@ -60,18 +84,18 @@ static void convt_direct_task(const convt_geom *G, const convt_phase *phases, co
     const int64_t ID = G->in_shape[0], IH = G->in_shape[1], IW = G->in_shape[2];
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
     const int64_t Mh = P0->mcount[1], mwmax = (OW + sw - 1) / sw;
-    const float b = bias ? bias[co] : 0.0f;
-    const float *xn = x + (n * G->cin + g * cig) * G->in_size;
-    const float *wg = w + (g * cig * cog + cl) * ksize;
-    float *oc = out + (n * G->cout + co) * G->out_size;
+    const int64_t esize = q8 ? 1 : 4;  /* bytes of an input / output element */
+    const int64_t xoff = (n * G->cin + g * cig) * G->in_size, woff = (g * cig * cog + cl) * ksize;
+    const int64_t ooff = (n * G->cout + co) * G->out_size;
+    const float b = (!q8 && E->bias) ? E->bias[co] : 0.0f;
 
     for (int64_t row = task[CONVT_D_ROW0]; row < task[CONVT_D_ROW1]; ++row) {
         const int64_t md = row / Mh, mh = row - md * Mh;
         for (int64_t i = 0; i < nw; ++i) {
             const convt_phase *P = P0 + i;
             const int64_t Mw = P->mcount[2];
-            float *a = acc + i * mwmax;
-            for (int64_t m = 0; m < Mw; ++m) a[m] = 0.0f;
+            char *a = (char *)acc + i * mwmax * 4;
+            memset(a, 0, Mw * 4);  /* 0.0f and 0 */
             for (int64_t t = 0; t < P->ntaps; ++t) {
                 const int64_t *dl = P->delta + 3 * t;
                 const int64_t id = md + dl[0], ih = mh + dl[1];
@@ -79,22 +103,45 @@ static void convt_direct_task(const convt_geom *G, const convt_phase *phases, co
                 const int64_t lo = dl[2] < 0 ? -dl[2] : 0;
                 const int64_t hi = Mw < IW - dl[2] ? Mw : IW - dl[2];
                 if (lo >= hi) continue;
-                const float *xr = xn + (id * IH + ih) * IW + dl[2];
-                for (int64_t ci = 0; ci < cig; ++ci)
-                    axpy(a + lo, xr + ci * G->in_size + lo,
-                         wg[ci * cog * ksize + P->kidx[t]], hi - lo);
+                const int64_t xr = xoff + (id * IH + ih) * IW + dl[2] + lo;
+                for (int64_t ci = 0; ci < cig; ++ci) {
+                    const int64_t wi = woff + ci * cog * ksize + P->kidx[t];
+                    const int64_t xi = xr + ci * G->in_size;
+                    if (q8)
+                        ops.s32((int32_t *)a + lo, (const uint8_t *)x + xi, E->zx,
+                                ((const int16_t *)w)[wi], hi - lo);
+                    else
+                        ops.f32((float *)a + lo, (const float *)x + xi,
+                                ((const float *)w)[wi], hi - lo);
+                }
             }
         }
         const int64_t od = P0->residue[0] + sd * md, oh = P0->residue[1] + sh * mh;
-        float *orow = oc + (od * OH + oh) * OW;
-        if (nw == sw) {  /* every W residue: write the row contiguously, interleaving */
+        char *orow = (char *)out + (ooff + (od * OH + oh) * OW) * esize;
+        if (q8) {  /* requantize each phase row, 16 at a time, then place it */
+            uint8_t tmp[16], *o8 = (uint8_t *)orow;
+            for (int64_t i = 0; i < nw; ++i) {
+                const int64_t Mw = P0[i].mcount[2], r = P0[i].residue[2];
+                const int32_t *a = (const int32_t *)acc + i * mwmax;
+                int64_t m = 0;
+                for (; m + 16 <= Mw; m += 16) {
+                    convt_requant16(E->rq, co, a + m, 0, tmp);
+                    for (int j = 0; j < 16; ++j) o8[r + sw * (m + j)] = tmp[j];
+                }
+                for (; m < Mw; ++m) o8[r + sw * m] = convt_requant_one(E->rq, co, a[m]);
+            }
+        } else if (nw == sw) {  /* every W residue: write the row contiguously, interleaving */
+            const float *a = (const float *)acc;
+            float *of = (float *)orow;
             for (int64_t m = 0; m < mwmax; ++m)
                 for (int64_t rw = 0; rw < sw && m * sw + rw < OW; ++rw)
-                    orow[m * sw + rw] = acc[rw * mwmax + m] + b;
-        } else {         /* other positions of the row hold the bias already */
+                    of[m * sw + rw] = a[rw * mwmax + m] + b;
+        } else {  /* other positions of the row hold the bias already */
+            const float *a = (const float *)acc;
+            float *of = (float *)orow;
             for (int64_t i = 0; i < nw; ++i)
                 for (int64_t m = 0; m < P0[i].mcount[2]; ++m)
-                    orow[P0[i].residue[2] + sw * m] = acc[i * mwmax + m] + b;
+                    of[P0[i].residue[2] + sw * m] = a[i * mwmax + m] + b;
         }
     }
 }

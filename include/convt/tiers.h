@@ -14,7 +14,6 @@
 #include "pack.h"
 #include "epilogue.h"
 #include "direct.h"
-#include "direct_q.h"
 
 typedef struct {
     const char *name;

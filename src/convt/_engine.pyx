@@ -449,15 +449,10 @@ cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, const void *xp,
     cdef const void *wp = &wv[0]
     cdef int64_t ksize = pw.ksize
     cdef int tid
+    cdef convt_direct_ops ops
+    ops.f32, ops.s32 = T.f32_axpy, T.s32_axpy
     with nogil:
         for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
             tid = threadid() if nthreads > 1 else 0
-            if q8:
-                convt_direct_task_q8(G, tab.phases, <const short *>wp, ksize,
-                                     <const unsigned char *>xp, E.zx, E.rq,
-                                     <unsigned char *>op, &tasks[t, 0],
-                                     <int32_t *>(acc + tid * per * 4), T.s32_axpy)
-            else:
-                convt_direct_task(G, tab.phases, <const float *>wp, ksize, <const float *>xp,
-                                  E.bias, <float *>op, &tasks[t, 0],
-                                  <float *>(acc + tid * per * 4), T.f32_axpy)
+            convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0],
+                              acc + tid * per * 4, ops)

@@ -78,13 +78,12 @@ cdef extern from "convt/tiers.h" nogil:
     unsigned char convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
 
     int64_t convt_direct_scratch_floats(const convt_geom *G)
-    void convt_direct_task(const convt_geom *G, const convt_phase *phases, const float *w,
-                           int64_t ksize, const float *x, const float *bias, float *out,
-                           const int64_t *task, float *acc, convt_f32_axpy_fn axpy)
-    void convt_direct_task_q8(const convt_geom *G, const convt_phase *phases, const short *w16,
-                              int64_t ksize, const unsigned char *x, int32_t zx,
-                              const convt_requant *rq, unsigned char *out, const int64_t *task,
-                              int32_t *acc, convt_s32_axpy_fn axpy)
+    ctypedef struct convt_direct_ops:
+        convt_f32_axpy_fn f32
+        convt_s32_axpy_fn s32
+    void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
+                           const void *w, int64_t ksize, const void *x, const convt_epi *E,
+                           void *out, const int64_t *task, void *acc, convt_direct_ops ops)
 
 
 cdef extern from "convt/threads.h" nogil:
