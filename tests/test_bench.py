@@ -13,6 +13,15 @@ SEED = next(s for s in _bench.SHAPES if s.name == "1d_seed")
 FAST = dataclasses.replace(_bench.QUICK, pause=0.0, budget=0.01, cap=0.05)
 
 
+@pytest.fixture
+def torch_engine_restored():
+    """The torch-q runner sets torch's global quantized engine: restore it for later tests."""
+    torch = pytest.importorskip("torch")
+    engine = torch.backends.quantized.engine
+    yield
+    torch.backends.quantized.engine = engine
+
+
 def test_quick_run_without_peers(capsys, tmp_path):
     path = tmp_path / "bench.json"
     result = _bench.main(["--quick", "--no-peers", "--shapes", "1d_seed", "--json", str(path)])
@@ -137,10 +146,30 @@ def test_peaks_helper():
 
 @pytest.mark.parametrize("section,peer", [(s, p) for s in (_bench.FLOAT, _bench.INT8)
                                           for p in s.peers], ids=lambda v: getattr(v, "name", ""))
-def test_installed_peer_agrees_on_a_small_shape(section, peer):
+def test_installed_peer_agrees_on_a_small_shape(section, peer, request):
     if peer.missing():
         pytest.skip(f"{peer.name} needs {', '.join(peer.missing())}")
+    if "torch" in peer.modules:
+        request.getfixturevalue("torch_engine_restored")
     convt = section.convt(SEED, 1)
     ref = convt.output(convt.call())
     runner = peer.factory(SEED, 1)
     assert section.agree(runner.output(runner.call()), ref) is None
+
+
+def test_torch_q_falls_back_to_qnnpack_when_fbgemm_refuses(monkeypatch, torch_engine_restored):
+    import torch
+    if "qnnpack" not in torch.backends.quantized.supported_engines:
+        pytest.skip("no qnnpack in this torch build")
+    real = _bench._torch_q8_module
+
+    def refusing(shape, engine):
+        if engine == "fbgemm":
+            raise RuntimeError("fbgemm refuses")
+        return real(shape, engine)
+
+    monkeypatch.setattr(_bench, "_torch_q8_module", refusing)
+    runner = _bench.torch_q8_runner(SEED, 1)
+    assert runner.label == "torch-q/qnnpack" and "fbgemm refuses" in runner.note
+    convt = _bench.INT8.convt(SEED, 1)
+    assert _bench.agree_uint8(runner.output(runner.call()), convt.output(convt.call())) is None

@@ -233,7 +233,8 @@ def torch_runner(shape: Shape, threads: int) -> Runner:
 
 
 def _torch_q8_module(shape: Shape, engine: str):
-    """``torch.ao.nn.quantized.ConvTranspose{n}d`` packed for ``engine``, and its input."""
+    """``torch.ao.nn.quantized.ConvTranspose{n}d`` packed for ``engine`` (which stays the
+    quantized engine), and its input."""
     import torch
     torch.backends.quantized.engine = engine
     x, w, b = make_inputs(shape)  # quantized as make_q_inputs does (bit-identical)
@@ -265,7 +266,8 @@ def torch_q8_runner(shape: Shape, threads: int) -> Runner:
             refused.append(f"{engine}: {_first_line(e)}")
             continue
 
-        def run(m=m, tx=tx):
+        def run(m=m, tx=tx, engine=engine):
+            torch.backends.quantized.engine = engine  # some kernels dispatch on it: 0.3 us
             with torch.no_grad():
                 return m(tx)
         fallback = engine != "fbgemm"
