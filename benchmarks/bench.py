@@ -1,4 +1,5 @@
-"""Benchmark convt against PyTorch on the reference shapes (GF/s, % of measured peak, ratio).
+"""Benchmark convt against its peers (torch, onnxruntime, openvino; float and int8) on the
+reference shapes: GF/s, % of the measured peak of the ISA tier in use, ratio to the best peer.
 
     python benchmarks/bench.py [--quick] [--threads N] [--shapes NAME ...] [--no-peers]
 

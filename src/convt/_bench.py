@@ -461,10 +461,15 @@ def _peaks(threads: int, seconds: float) -> dict:
     """The machine's measured peaks with ``threads`` threads: ``f32`` (GF/s), ``int8``
     (GOP/s, 2 per multiply-add) and ``int8_label`` (the instruction mix measured).
 
-    The one place that knows which engine probes define "peak".
+    The one place that knows which probes define "peak": those of the ISA tier in use
+    (:func:`convt._probe.peak`: fp32 FMA chains, ``vpdpbusd`` chains on VNNI tiers,
+    ``vpmaddwd`` otherwise, or the tier's own micro-kernel on L1-resident panels, whichever
+    is faster).
     """
-    return dict(f32=_engine.peak_probe_f32(seconds, threads),
-                int8=_engine.peak_probe_int8(seconds, threads), int8_label="vpmaddwd mix")
+    from . import _probe
+    f32, f32_label = _probe.peak("f32", seconds / 2, threads)
+    int8, int8_label = _probe.peak("int8", seconds / 2, threads)
+    return dict(f32=f32, f32_label=f32_label, int8=int8, int8_label=int8_label)
 
 
 def cpu_model() -> str:
@@ -726,8 +731,8 @@ def run(shapes=None, threads=None, quick=False, peers=True, sections=("float", "
     peaks = _peaks(threads, 0.2 if quick else 0.5)
     isa, why = _engine.isa()
     printer(f"convt benchmark | CPU: {cpu_model()} | convt ISA: {isa} ({why}) | "
-            f"{threads} threads | peak f32 {peaks['f32']:.1f} GF/s, int8 {peaks['int8']:.1f} "
-            f"GOP/s ({peaks['int8_label']})")
+            f"{threads} threads | peak f32 {peaks['f32']:.1f} GF/s ({peaks['f32_label']}), "
+            f"int8 {peaks['int8']:.1f} GOP/s ({peaks['int8_label']})")
     result = dict(cpu=cpu_model(), isa=isa, isa_reason=why, threads=threads, quick=quick,
                   peaks=peaks)
     for name in sections:
