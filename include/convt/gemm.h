@@ -80,6 +80,8 @@ static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
     const char *ag = (const char *)apack + g * G->a_group_stride * V->a_size;
 
     convt_task_columns(G, P0, nph, j0, j1, ws);
+    ws->x_lo = x;
+    ws->x_hi = (const char *)x + G->batch * G->cin * G->in_size * V->x_size;
     const char *xg = (const char *)x + g * G->cig * G->in_size * V->x_size;
     /* Panels of the task's phases follow each other; phases with the same taps (every W
      * phase when kernel == stride, for instance) share one: columns past a phase's own grid

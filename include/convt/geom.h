@@ -67,6 +67,7 @@ typedef struct {
     void *c;         /* nph x mc x nc accumulators (float or int32) */
     int32_t *comp;   /* nph x mc: per-row int32 addends of the int8 epilogue */
     int64_t *poff;   /* nph: offset of each phase's panel in b (phases may share one) */
+    const void *x_lo, *x_hi;  /* the whole input buffer: vector loads stay inside it */
     int64_t *coord;  /* nc x 4: n, md, mh, mw of each column */
     int64_t *ooff;   /* nc output offsets of W position sw*mw (without channel and residue) */
     int64_t *src;    /* nc input offsets of the current tap, -1 outside */

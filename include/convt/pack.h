@@ -106,25 +106,71 @@ convt_pack_b_s16_impl(const convt_geom *G, const convt_phase *P, const void *xv,
     }
 }
 
-/* dst[4*j + q] = r_q[j] for 16 columns j: four rows of bytes interleaved into 64. */
-static CONVT_ALWAYS_INLINE void convt_interleave4x16(const uint8_t *r0, const uint8_t *r1,
-                                                     const uint8_t *r2, const uint8_t *r3,
-                                                     uint8_t *dst)
-{
+/* u8x4 panels.  A sliver's 4 rows (channels ci .. ci+3 of one tap) become 64 bytes:
+ * dst[4*j + q] = row_q[j].  Rows are built in vector registers where the platform has them
+ * (SSE2 is x86-64's baseline, NEON AArch64's), from a full 16-byte load (FULL slivers), a
+ * load blended with zx outside [lo, hi) (SPAN slivers whose 16-byte window lies inside the
+ * input buffer), or element by element (the rest). */
 #if CONVT_HAVE_X86_KERNELS
-    const __m128i a = _mm_loadu_si128((const __m128i *)r0), b = _mm_loadu_si128((const __m128i *)r1);
-    const __m128i c = _mm_loadu_si128((const __m128i *)r2), d = _mm_loadu_si128((const __m128i *)r3);
+typedef __m128i convt_row16;
+static CONVT_ALWAYS_INLINE convt_row16 convt_row16_load(const uint8_t *p)
+{ return _mm_loadu_si128((const __m128i *)p); }
+static CONVT_ALWAYS_INLINE convt_row16 convt_row16_splat(uint8_t z) { return _mm_set1_epi8((char)z); }
+/* bytes j in [lo, hi) from p, z elsewhere; p[0 .. 16) must be readable */
+static CONVT_ALWAYS_INLINE convt_row16 convt_row16_span(const uint8_t *p, int lo, int hi,
+                                                       convt_row16 zv)
+{
+    const __m128i idx = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m128i in = _mm_andnot_si128(_mm_cmplt_epi8(idx, _mm_set1_epi8((char)lo)),
+                                        _mm_cmplt_epi8(idx, _mm_set1_epi8((char)hi)));
+    return _mm_or_si128(_mm_and_si128(in, convt_row16_load(p)), _mm_andnot_si128(in, zv));
+}
+static CONVT_ALWAYS_INLINE void convt_row16_interleave4(convt_row16 a, convt_row16 b,
+                                                        convt_row16 c, convt_row16 d,
+                                                        uint8_t *dst)
+{
     const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
     const __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
     _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(ab0, cd0));
     _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(ab0, cd0));
     _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(ab1, cd1));
     _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(ab1, cd1));
+}
+#define CONVT_ROW16_VECTOR 1
 #elif CONVT_HAVE_NEON_KERNELS
+typedef uint8x16_t convt_row16;
+static CONVT_ALWAYS_INLINE convt_row16 convt_row16_load(const uint8_t *p) { return vld1q_u8(p); }
+static CONVT_ALWAYS_INLINE convt_row16 convt_row16_splat(uint8_t z) { return vdupq_n_u8(z); }
+static CONVT_ALWAYS_INLINE convt_row16 convt_row16_span(const uint8_t *p, int lo, int hi,
+                                                       convt_row16 zv)
+{
+    static const uint8_t idx_[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const uint8x16_t idx = vld1q_u8(idx_);
+    const uint8x16_t in = vandq_u8(vcgeq_u8(idx, vdupq_n_u8((uint8_t)lo)),
+                                   vcltq_u8(idx, vdupq_n_u8((uint8_t)hi)));
+    return vbslq_u8(in, vld1q_u8(p), zv);
+}
+static CONVT_ALWAYS_INLINE void convt_row16_interleave4(convt_row16 a, convt_row16 b,
+                                                        convt_row16 c, convt_row16 d,
+                                                        uint8_t *dst)
+{
     uint8x16x4_t v;
-    v.val[0] = vld1q_u8(r0); v.val[1] = vld1q_u8(r1);
-    v.val[2] = vld1q_u8(r2); v.val[3] = vld1q_u8(r3);
+    v.val[0] = a; v.val[1] = b; v.val[2] = c; v.val[3] = d;
     vst4q_u8(dst, v);
+}
+#define CONVT_ROW16_VECTOR 1
+#else
+#define CONVT_ROW16_VECTOR 0
+#endif
+
+/* 4 rows given by pointers (16 readable bytes each), interleaved. */
+static CONVT_ALWAYS_INLINE void convt_interleave4x16(const uint8_t *r0, const uint8_t *r1,
+                                                     const uint8_t *r2, const uint8_t *r3,
+                                                     uint8_t *dst)
+{
+#if CONVT_ROW16_VECTOR
+    convt_row16_interleave4(convt_row16_load(r0), convt_row16_load(r1), convt_row16_load(r2),
+                            convt_row16_load(r3), dst);
 #else
     for (int j = 0; j < CONVT_NR; ++j) {
         dst[4 * j] = r0[j]; dst[4 * j + 1] = r1[j];
@@ -142,37 +188,80 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
     const int64_t cig = G->cig, ckr = G->ckr, isz = G->in_size;
     const int64_t bstride = convt_bsliver_stride(P->ntaps * ckr, 4);
     const uint8_t z = (uint8_t)E->zx;
+    const uint8_t *xlo = (const uint8_t *)ws->x_lo, *xhi = (const uint8_t *)ws->x_hi;
     uint8_t zrow[CONVT_NR], tmp[4][CONVT_NR];
     memset(zrow, z, sizeof zrow);
+#if CONVT_ROW16_VECTOR
+    const convt_row16 zv = convt_row16_splat(z);
+#endif
+    /* Channel quads outer, slivers inner: the 4 input rows of a quad are read 16 bytes after
+     * 16 bytes while they are in L1 (rows of different channels are often a multiple of 4 KiB
+     * apart and would evict each other). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
-        for (int64_t s = 0; s < nsl; ++s) {
-            const int64_t *o = ws->src + s * CONVT_NR;
-            const int kind = ws->kind[s], lo = ws->lo[s], hi = ws->hi[s];
-            uint8_t *d = panel + s * bstride + t * ckr * CONVT_NR;
-            if (kind == CONVT_SL_ZERO) {
-                memset(d, z, ckr * CONVT_NR);
-                continue;
-            }
-            for (int64_t ci = 0; ci < ckr; ci += 4, d += 4 * CONVT_NR) {
-                const uint8_t *r[4];
+        for (int64_t ci = 0; ci < ckr; ci += 4) {
+            const int whole = ci + 4 <= cig;  /* four real channels */
+            for (int64_t s = 0; s < nsl; ++s) {
+                const int kind = ws->kind[s], lo = ws->lo[s], hi = ws->hi[s];
+                uint8_t *d = panel + s * bstride + (t * ckr + ci) * CONVT_NR;
+                const uint8_t *src = xg + ws->base[s] + ci * isz;
+                if (kind == CONVT_SL_ZERO) {
+                    memset(d, z, 4 * CONVT_NR);
+                    continue;
+                }
+                if (whole && kind == CONVT_SL_FULL) {
+                    convt_interleave4x16(src, src + isz, src + 2 * isz, src + 3 * isz, d);
+                    continue;
+                }
+#if CONVT_ROW16_VECTOR
+                if (whole && kind == CONVT_SL_SPAN && src >= xlo && src + 3 * isz + 16 <= xhi) {
+                    convt_row16_interleave4(convt_row16_span(src, lo, hi, zv),
+                                            convt_row16_span(src + isz, lo, hi, zv),
+                                            convt_row16_span(src + 2 * isz, lo, hi, zv),
+                                            convt_row16_span(src + 3 * isz, lo, hi, zv), d);
+                    continue;
+                }
+#endif
+                /* the rest: a last partial quad, spans near the buffer's ends, gathers */
+                const int64_t *o = ws->src + s * CONVT_NR;
                 for (int q = 0; q < 4; ++q) {
-                    if (ci + q >= cig) {
-                        r[q] = zrow;
+                    const int64_t c = ci + q;
+                    if (c >= cig) {
+                        memcpy(tmp[q], zrow, CONVT_NR);
                     } else if (kind == CONVT_SL_FULL) {
-                        r[q] = xg + ws->base[s] + (ci + q) * isz;
+                        memcpy(tmp[q], src + q * isz, CONVT_NR);
                     } else if (kind == CONVT_SL_SPAN) {
-                        const uint8_t *src = xg + ws->base[s] + (ci + q) * isz;
-                        memset(tmp[q], z, CONVT_NR);
-                        for (int j = lo; j < hi; ++j) tmp[q][j] = src[j];
-                        r[q] = tmp[q];
+                        memcpy(tmp[q], zrow, CONVT_NR);
+                        for (int j = lo; j < hi; ++j) tmp[q][j] = src[q * isz + j];
                     } else {
-                        const uint8_t *xc = xg + (ci + q) * isz;
+                        const uint8_t *xc = xg + c * isz;
                         for (int j = 0; j < CONVT_NR; ++j) tmp[q][j] = o[j] >= 0 ? xc[o[j]] : z;
-                        r[q] = tmp[q];
                     }
                 }
-                convt_interleave4x16(r[0], r[1], r[2], r[3], d);
+                convt_interleave4x16(tmp[0], tmp[1], tmp[2], tmp[3], d);
+            }
+        }
+    }
+}
+
+#endif
+            /* the rest: a last partial quad, spans near the buffer's ends, gathers */
+            for (; ci < ckr; ci += 4, d += 4 * CONVT_NR, src += 4 * isz) {
+                for (int q = 0; q < 4; ++q) {
+                    const int64_t c = ci + q;
+                    if (c >= cig) {
+                        memcpy(tmp[q], zrow, CONVT_NR);
+                    } else if (kind == CONVT_SL_FULL) {
+                        memcpy(tmp[q], src + q * isz, CONVT_NR);
+                    } else if (kind == CONVT_SL_SPAN) {
+                        memcpy(tmp[q], zrow, CONVT_NR);
+                        for (int j = lo; j < hi; ++j) tmp[q][j] = src[q * isz + j];
+                    } else {
+                        const uint8_t *xc = xg + c * isz;
+                        for (int j = 0; j < CONVT_NR; ++j) tmp[q][j] = o[j] >= 0 ? xc[o[j]] : z;
+                    }
+                }
+                convt_interleave4x16(tmp[0], tmp[1], tmp[2], tmp[3], d);
             }
         }
     }
