@@ -28,8 +28,10 @@ NC_MAX = 256
 NC_MIN = 64
 PANEL_BYTES = 1 << 22
 PANEL_BYTES_MAX = 1 << 24
-# Fewer tasks than this and output channels are split too, so both cores get work.
+# Fewer tasks than this and column blocks get narrower (not below NC_SPLIT_MIN columns),
+# then output channels are split too, so every core gets work.
 MIN_TASKS = 8
+NC_SPLIT_MIN = 32
 # Groups with at most this many output channels use the direct kernel (include/convt/direct.h):
 # a GEMM would fill only 1-2 of the micro-kernel's MR rows.
 DIRECT_MAX_COG = 2
@@ -90,12 +92,19 @@ def make_phases(kernel, stride, padding, dilation) -> Phases:
 
 
 def _even_blocks(total: int, max_block: int, align: int) -> list[tuple[int, int]]:
-    """Split range(total) into near-equal blocks of at most ~max_block, starts aligned."""
+    """Split range(total) into ceil(total / max_block) blocks whose starts are multiples of
+    ``align`` and whose sizes differ by at most ``align`` (the last one may be shorter)."""
     if total <= 0:
         return []
-    nb = max(1, math.ceil(total / max_block))
-    size = math.ceil(math.ceil(total / nb) / align) * align
-    return [(a, min(a + size, total)) for a in range(0, total, size)]
+    units = -(-total // align)
+    nb = min(units, max(1, -(-total // max_block)))
+    per, extra = divmod(units, nb)
+    blocks, start = [], 0
+    for i in range(nb):
+        end = min(total, start + (per + (i < extra)) * align)
+        blocks.append((start, end))
+        start = end
+    return blocks
 
 
 @dataclass(frozen=True)
@@ -156,9 +165,9 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     are padded to KR (``ckr``), channel blocks are multiples of MR.
 
     Phases come in groups of ``nw`` consecutive entries (same rd, rh; every W residue).  A
-    task normally computes a whole group, so it writes whole output rows; when that leaves too
-    few tasks for the threads, groups are split into single phases (no repeated packing), and
-    only then are output channels split (each channel block packs the same input again).
+    task computes a whole group, so it writes whole output rows; when that leaves too few
+    tasks for the threads, column blocks get narrower, and only then are output channels split
+    (each channel block packs the same input again).
     """
     mr, kr, esize = tile
     ckr = -(-cig // kr) * kr
@@ -169,23 +178,24 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     macs = int((ncols_all * ntaps).sum()) * cig * cog * groups
     kmax = int((ntaps * ckr).max()) if len(ntaps) else 0
 
-    def units_for(size):
-        heads = np.arange(0, len(ntaps), size)
-        ncols = ncols_all[heads]
-        live = ncols > 0
-        heads, ncols = heads[live], ncols[live]
-        kpanel = max([1] + [int((ntaps[p:p + size] * ckr + kr).sum()) for p in heads])
-        kbytes = kpanel * esize
-        nc = min(NC_MAX, max(NR, PANEL_BYTES // kbytes // NR * NR,
-                             min(NC_MIN, PANEL_BYTES_MAX // kbytes // NR * NR)))
-        blocks = [np.asarray(_even_blocks(int(n), nc, NR), dtype=np.int64) for n in ncols]
-        return heads, blocks, kpanel
-
+    # A task computes every W phase of its rows (nw phases from a head), so the epilogue
+    # writes whole output rows: splitting W phases over tasks would have threads writing
+    # interleaved elements of the same cache lines.
+    heads = np.arange(0, len(ntaps), nw)
+    ncols = ncols_all[heads]
+    heads, ncols = heads[ncols > 0], ncols[ncols > 0]
+    kpanel = max([1] + [int((ntaps[p:p + nw] * ckr + kr).sum()) for p in heads])
+    kbytes = kpanel * esize
+    nc = min(NC_MAX, max(NR, PANEL_BYTES // kbytes // NR * NR,
+                         min(NC_MIN, PANEL_BYTES_MAX // kbytes // NR * NR)))
+    # Too few column blocks for the threads: narrower blocks first (down to NC_SPLIT_MIN
+    # columns; each repacks nothing), then channel blocks (each packs the same input again).
+    nblocks = groups * sum(-(-int(n) // nc) for n in ncols)
+    if nblocks < MIN_TASKS:
+        want = -(-groups * int(ncols.sum()) // MIN_TASKS)
+        nc = max(NC_SPLIT_MIN, -(-want // NR) * NR) if want < nc else nc
+    col_blocks = [np.asarray(_even_blocks(int(n), nc, NR), dtype=np.int64) for n in ncols]
     nph = nw
-    heads, col_blocks, kpanel = units_for(nw)
-    if nw > 1 and groups * sum(len(b) for b in col_blocks) < MIN_TASKS:
-        nph = 1
-        heads, col_blocks, kpanel = units_for(1)
     col_tasks = groups * sum(len(b) for b in col_blocks)
     n_co = min(math.ceil(cog / mr), max(1, math.ceil(MIN_TASKS / max(col_tasks, 1))))
     co_blocks = np.asarray(_even_blocks(cog, math.ceil(cog / n_co), mr),
