@@ -6,6 +6,7 @@ The package baseline is the compiler's default ISA: AVX2/FMA kernels carry per-f
 target attributes and are chosen at import, so never target the build machine's own CPU here.
 """
 
+import glob
 import os
 import shutil
 import subprocess
@@ -82,6 +83,8 @@ class BuildExt(build_ext):
 
 ext_kwargs = dict(
     include_dirs=[os.path.join(HERE, "include"), np.get_include()],
+    # every header: setuptools rebuilds a module when any of them changes
+    depends=sorted(glob.glob(os.path.join("include", "convt", "**", "*.h"), recursive=True)),
     libraries=[] if sys.platform == "win32" else ["m"],  # nearbyintf
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
 )

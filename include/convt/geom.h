@@ -47,6 +47,9 @@ typedef struct {
     int64_t ntaps;
     int64_t residue[3];             /* output positions r + stride*m of this phase */
     int64_t mcount[3];              /* phase grid */
+    int64_t wcols;                  /* columns per row in the task column grid: mcount[2], or
+                                     * that rounded up to whole slivers (padding columns are
+                                     * computed, never stored) */
     int64_t a_offset;               /* start of this phase's packed A within a group */
     const int64_t *delta;           /* ntaps x 3 input offsets: i = m + delta */
     const int64_t *kidx;            /* ntaps flattened kernel indices (kd*KH + kh)*KW + kw */
@@ -183,7 +186,7 @@ static void convt_task_columns(const convt_geom *G, const convt_phase *P0, int64
                                int64_t j0, int64_t j1, convt_workspace *ws)
 {
     const int64_t sw = G->stride[2], ncol = j1 - j0, nsl = (ncol + CONVT_NR - 1) / CONVT_NR;
-    const int64_t Md = P0->mcount[0], Mh = P0->mcount[1], Mw = P0->mcount[2];
+    const int64_t Md = P0->mcount[0], Mh = P0->mcount[1], Mw = P0->wcols;
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
     for (int64_t jj = 0; jj < ncol; ++jj) {
         int64_t j = j0 + jj;

@@ -245,26 +245,3 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
 }
 
 #endif
-            /* the rest: a last partial quad, spans near the buffer's ends, gathers */
-            for (; ci < ckr; ci += 4, d += 4 * CONVT_NR, src += 4 * isz) {
-                for (int q = 0; q < 4; ++q) {
-                    const int64_t c = ci + q;
-                    if (c >= cig) {
-                        memcpy(tmp[q], zrow, CONVT_NR);
-                    } else if (kind == CONVT_SL_FULL) {
-                        memcpy(tmp[q], src + q * isz, CONVT_NR);
-                    } else if (kind == CONVT_SL_SPAN) {
-                        memcpy(tmp[q], zrow, CONVT_NR);
-                        for (int j = lo; j < hi; ++j) tmp[q][j] = src[q * isz + j];
-                    } else {
-                        const uint8_t *xc = xg + c * isz;
-                        for (int j = 0; j < CONVT_NR; ++j) tmp[q][j] = o[j] >= 0 ? xc[o[j]] : z;
-                    }
-                }
-                convt_interleave4x16(tmp[0], tmp[1], tmp[2], tmp[3], d);
-            }
-        }
-    }
-}
-
-#endif

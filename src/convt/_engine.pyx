@@ -156,7 +156,8 @@ cdef class _PhaseTable:
         free(self.phases)
 
 
-cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog, int64_t mr):
+cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog, int64_t mr,
+                              object wcols=None):
     """Phases as C structs; a phase's packed weights take ceil(cog/mr)*mr*taps*ckr elements."""
     cdef _PhaseTable tab = _PhaseTable()
     cdef int64_t P = len(ph.residue), p, a, nq = (cog + mr - 1) // mr
@@ -165,6 +166,7 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog
     cdef const int64_t[:, ::1] delta = ph.delta if len(ph.delta) else np.zeros((1, 3), np.int64)
     cdef const int64_t[::1] kidx = ph.kidx if len(ph.kidx) else np.zeros(1, np.int64)
     cdef const int64_t[:, ::1] mc = mcount
+    cdef const int64_t[::1] wc = mcount[:, 2].copy() if wcols is None else wcols
     cdef int64_t aoff = 0
     tab.keep = (delta, kidx)
     tab.nphases = P
@@ -176,6 +178,7 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog
         for a in range(3):
             tab.phases[p].residue[a] = residue[p, a]
             tab.phases[p].mcount[a] = mc[p, a]
+        tab.phases[p].wcols = wc[p]
         tab.phases[p].a_offset = aoff
         aoff += nq * mr * ckr * tab.phases[p].ntaps
         tab.phases[p].delta = &delta[tap_start[p], 0] if tab.phases[p].ntaps else &delta[0, 0]
@@ -246,7 +249,7 @@ class _PackedBase:
             sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[1],
                          self.stride, self.tile)
             hit = (sched, _phase_table(self.phases, sched.mcount, self.ckr, self.cog,
-                                       self.tile[0]))
+                                       self.tile[0], getattr(sched, "wcols", None)))
             if len(self._schedules) >= 16:
                 self._schedules.clear()
             self._schedules[key] = hit

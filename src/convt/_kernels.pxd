@@ -20,6 +20,7 @@ cdef extern from "convt/tiers.h" nogil:
         int64_t ntaps
         int64_t residue[3]
         int64_t mcount[3]
+        int64_t wcols
         int64_t a_offset
         const int64_t *delta
         const int64_t *kidx

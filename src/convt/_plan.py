@@ -113,6 +113,7 @@ class Schedule:
 
     tasks: np.ndarray  # (ntasks, 7) int64
     mcount: np.ndarray  # (P, 3) int64
+    wcols: np.ndarray  # (P,) int64: columns per output row in a phase's column grid
     kc: int
     mc: int
     nc: int
@@ -174,8 +175,14 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     nw = phases.nw
     mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
-    ncols_all = batch * np.prod(mcount, axis=1)
-    macs = int((ncols_all * ntaps).sum()) * cig * cog * groups
+    macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
+    # Rows padded to whole slivers when that costs at most a third more columns: every sliver
+    # then lies in one row (contiguous loads and stores instead of gathers); the padding
+    # columns are computed but never stored.
+    mw = mcount[:, 2]
+    wpad = -(-mw // NR) * NR
+    wcols = np.where(3 * wpad <= 4 * mw, wpad, mw)
+    ncols_all = batch * mcount[:, 0] * mcount[:, 1] * wcols
     kmax = int((ntaps * ckr).max()) if len(ntaps) else 0
 
     # A task computes every W phase of its rows (nw phases from a head), so the epilogue
@@ -213,4 +220,5 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     mc = min(MC // mr * mr, math.ceil(int((co_blocks[:, 1] - co_blocks[:, 0]).max()) / mr) * mr)
     kc = max(kr, min(KC_BYTES // esize // kr * kr, kmax))
     tasks = np.concatenate(parts) if parts else np.zeros((0, 7), dtype=np.int64)
-    return Schedule(tasks=tasks, mcount=mcount, kc=kc, mc=mc, nc=nc, kpanel=kpanel, macs=macs)
+    return Schedule(tasks=tasks, mcount=mcount, wcols=wcols, kc=kc, mc=mc, nc=nc, kpanel=kpanel,
+                    macs=macs)
