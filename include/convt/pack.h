@@ -45,6 +45,23 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                 break;
             case CONVT_SL_SPAN: {
                 const float *src = xg + ws->base[s];
+#if CONVT_HAVE_X86_KERNELS
+                /* whole 16-float windows inside the input buffer: load and mask (SSE2) */
+                if ((const void *)src >= ws->x_lo &&
+                    (const void *)(src + (cig - 1) * isz + CONVT_NR) <= ws->x_hi) {
+                    const __m128i idx = _mm_setr_epi32(0, 1, 2, 3), four = _mm_set1_epi32(4);
+                    const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi);
+                    __m128 m[4];
+                    __m128i id = idx;
+                    for (int q = 0; q < 4; ++q, id = _mm_add_epi32(id, four))
+                        m[q] = _mm_castsi128_ps(_mm_andnot_si128(_mm_cmplt_epi32(id, vlo),
+                                                                 _mm_cmplt_epi32(id, vhi)));
+                    for (int64_t ci = 0; ci < cig; ++ci, src += isz, dst += CONVT_NR)
+                        for (int q = 0; q < 4; ++q)
+                            _mm_storeu_ps(dst + 4 * q, _mm_and_ps(m[q], _mm_loadu_ps(src + 4 * q)));
+                    break;
+                }
+#endif
                 for (int64_t ci = 0; ci < cig; ++ci, src += isz, dst += CONVT_NR) {
                     for (int j = 0; j < lo; ++j) dst[j] = 0.0f;
                     for (int j = lo; j < hi; ++j) dst[j] = src[j];
