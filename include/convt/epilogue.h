@@ -18,10 +18,20 @@ static CONVT_ALWAYS_INLINE void convt_store_run(float *CONVT_RESTRICT dst, const
         for (int j = 0; j < CONVT_NR; ++j) dst[j] = c[j] + b;
     } else if (sw == 2) {
         const float *CONVT_RESTRICT c1 = c + cstride;
+#if CONVT_HAVE_X86_KERNELS
+        const __m128 bv = _mm_set1_ps(b);
+        for (int j = 0; j < CONVT_NR; j += 4) {
+            const __m128 v0 = _mm_add_ps(_mm_loadu_ps(c + j), bv);
+            const __m128 v1 = _mm_add_ps(_mm_loadu_ps(c1 + j), bv);
+            _mm_storeu_ps(dst + 2 * j, _mm_unpacklo_ps(v0, v1));
+            _mm_storeu_ps(dst + 2 * j + 4, _mm_unpackhi_ps(v0, v1));
+        }
+#else
         for (int j = 0; j < CONVT_NR; ++j) {
             dst[2 * j] = c[j] + b;
             dst[2 * j + 1] = c1[j] + b;
         }
+#endif
     } else {
         for (int j = 0; j < CONVT_NR; ++j)
             for (int64_t rw = 0; rw < sw; ++rw) dst[j * sw + rw] = c[rw * cstride + j] + b;

@@ -156,6 +156,7 @@ static void convt_tap_offsets(const convt_geom *G, const convt_phase *P, int64_t
             hi = hi > CONVT_NR ? CONVT_NR : hi;
             if (id < 0 || id >= ID || ih < 0 || ih >= IH || lo >= hi) {
                 ws->kind[s] = CONVT_SL_ZERO;
+                ws->base[s] = 0;
                 continue;
             }
             ws->base[s] = cd[0] * nstride + (id * IH + ih) * IW + mw0 + dl[2];
@@ -175,7 +176,7 @@ static void convt_tap_offsets(const convt_geom *G, const convt_phase *P, int64_t
             o[j] = off;
         }
         convt_classify(o, ws->kind + s, ws->lo + s, ws->hi + s);
-        ws->base[s] = o[ws->lo[s]] - ws->lo[s];
+        ws->base[s] = ws->kind[s] == CONVT_SL_ZERO ? 0 : o[ws->lo[s]] - ws->lo[s];
     }
 }
 

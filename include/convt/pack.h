@@ -27,53 +27,49 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
     const int64_t cig = G->cig, isz = G->in_size;
     const int64_t bstride = convt_bsliver_stride(P->ntaps * cig, 1);
     (void)E;
+#if CONVT_HAVE_X86_KERNELS
+    const __m128i four = _mm_set1_epi32(4);
+#endif
+    /* Channels outer, slivers inner: a channel row is read front to back (prefetcher-friendly;
+     * rows of different channels are often a multiple of 4 KiB apart). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
-        for (int64_t s = 0; s < nsl; ++s) {
-            const int64_t *o = ws->src + s * CONVT_NR;
-            float *dst = panel + s * bstride + t * cig * CONVT_NR;
-            const int lo = ws->lo[s], hi = ws->hi[s];
-            switch (ws->kind[s]) {
-            case CONVT_SL_FULL: {
-                const float *src = xg + ws->base[s];
-                for (int64_t ci = 0; ci < cig; ++ci, src += isz, dst += CONVT_NR)
+        for (int64_t ci = 0; ci < cig; ++ci) {
+            for (int64_t s = 0; s < nsl; ++s) {
+                float *dst = panel + s * bstride + (t * cig + ci) * CONVT_NR;
+                const float *src = xg + ws->base[s] + ci * isz;
+                const int lo = ws->lo[s], hi = ws->hi[s];
+                switch (ws->kind[s]) {
+                case CONVT_SL_FULL:
                     memcpy(dst, src, CONVT_NR * sizeof(float));
-                break;
-            }
-            case CONVT_SL_ZERO:
-                memset(dst, 0, cig * CONVT_NR * sizeof(float));
-                break;
-            case CONVT_SL_SPAN: {
-                const float *src = xg + ws->base[s];
-#if CONVT_HAVE_X86_KERNELS
-                /* whole 16-float windows inside the input buffer: load and mask (SSE2) */
-                if ((const void *)src >= ws->x_lo &&
-                    (const void *)(src + (cig - 1) * isz + CONVT_NR) <= ws->x_hi) {
-                    const __m128i idx = _mm_setr_epi32(0, 1, 2, 3), four = _mm_set1_epi32(4);
-                    const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi);
-                    __m128 m[4];
-                    __m128i id = idx;
-                    for (int q = 0; q < 4; ++q, id = _mm_add_epi32(id, four))
-                        m[q] = _mm_castsi128_ps(_mm_andnot_si128(_mm_cmplt_epi32(id, vlo),
-                                                                 _mm_cmplt_epi32(id, vhi)));
-                    for (int64_t ci = 0; ci < cig; ++ci, src += isz, dst += CONVT_NR)
-                        for (int q = 0; q < 4; ++q)
-                            _mm_storeu_ps(dst + 4 * q, _mm_and_ps(m[q], _mm_loadu_ps(src + 4 * q)));
                     break;
-                }
+                case CONVT_SL_ZERO:
+                    memset(dst, 0, CONVT_NR * sizeof(float));
+                    break;
+                case CONVT_SL_SPAN:
+#if CONVT_HAVE_X86_KERNELS
+                    /* a 16-float window inside the input buffer: load and mask (SSE2) */
+                    if ((const void *)src >= ws->x_lo && (const void *)(src + CONVT_NR) <= ws->x_hi) {
+                        const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi);
+                        __m128i id = _mm_setr_epi32(0, 1, 2, 3);
+                        for (int q = 0; q < 4; ++q, id = _mm_add_epi32(id, four)) {
+                            const __m128 m = _mm_castsi128_ps(_mm_andnot_si128(
+                                _mm_cmplt_epi32(id, vlo), _mm_cmplt_epi32(id, vhi)));
+                            _mm_storeu_ps(dst + 4 * q, _mm_and_ps(m, _mm_loadu_ps(src + 4 * q)));
+                        }
+                        break;
+                    }
 #endif
-                for (int64_t ci = 0; ci < cig; ++ci, src += isz, dst += CONVT_NR) {
                     for (int j = 0; j < lo; ++j) dst[j] = 0.0f;
                     for (int j = lo; j < hi; ++j) dst[j] = src[j];
                     for (int j = hi; j < CONVT_NR; ++j) dst[j] = 0.0f;
-                }
-                break;
-            }
-            default: {
-                const float *xc = xg;
-                for (int64_t ci = 0; ci < cig; ++ci, xc += isz, dst += CONVT_NR)
+                    break;
+                default: {
+                    const int64_t *o = ws->src + s * CONVT_NR;
+                    const float *xc = xg + ci * isz;
                     for (int j = 0; j < CONVT_NR; ++j) dst[j] = o[j] >= 0 ? xc[o[j]] : 0.0f;
-            }
+                }
+                }
             }
         }
     }
