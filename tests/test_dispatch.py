@@ -116,9 +116,25 @@ def test_int8_accumulators_beyond_int16(tier, rng, case, zx):
 @pytest.mark.parametrize("zw", [0, 3])
 def test_int8_variant_follows_weight_zero_point(tier, zw):
     """Zero weight zero points take the tier's u8 x s8 kernel, others its int16 kernel."""
-    wq = np.ones((8, 16, 3), np.int8)
-    pw = QF.pack_weight(wq, np.full(16, zw), convt._args.make_geometry(1, 2, 0, 0, 1, 1))
+    wq = np.ones((8, 48, 3), np.int8)
+    pw = QF.pack_weight(wq, np.full(48, zw), convt._args.make_geometry(1, 2, 0, 0, 1, 1))
     assert pw.variant == (tier["q8"] if zw == 0 else tier["q8_zw"])
+
+
+@pytest.mark.parametrize("cog", [3, 16, 33, 48])
+def test_variant_with_fewer_rows_for_few_channels(tier, cog):
+    """A tier's alternative kernel is taken when the main one's tiles would pad the output
+    channels by more than 15 % beyond it; results are exact either way (tests above)."""
+    geom = convt._args.make_geometry(1, 2, 0, 0, 1, 1)
+    pf = convt.functional.pack_weight(np.ones((4, cog, 3), np.float32), geom)
+    pq = QF.pack_weight(np.ones((4, cog, 3), np.int8), np.zeros(cog), geom)
+    for pw, main, alt in ((pf, tier["f32"], tier["f32_alt"]), (pq, tier["q8"], tier["q8_alt"])):
+        if cog <= 2:
+            continue  # direct kernel
+        mr = lambda name: int(name.split("-")[2].split("x")[0])  # noqa: E731
+        pad = lambda m: -(-cog // m) * m  # noqa: E731
+        want = alt if alt and pad(mr(main)) * 100 > pad(mr(alt)) * 115 else main
+        assert pw.variant == want
 
 
 @pytest.mark.parametrize("case", CASES)

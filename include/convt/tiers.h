@@ -21,6 +21,8 @@ typedef struct {
     const convt_gemm_kernel *f32;     /* float GEMM */
     const convt_gemm_kernel *q8;      /* int8 GEMM, weight zero points all 0 */
     const convt_gemm_kernel *q8_zw;   /* int8 GEMM, any weight zero points */
+    const convt_gemm_kernel *f32_alt; /* NULL, or a variant with fewer rows for few channels */
+    const convt_gemm_kernel *q8_alt;
     convt_f32_axpy_fn f32_axpy;       /* direct kernels (groups with <= 2 output channels) */
     convt_s32_axpy_fn s32_axpy;
 } convt_tier;
@@ -84,5 +86,20 @@ static const convt_tier *const convt_tiers[] = {
     &convt_tier_portable,
 };
 #define CONVT_NTIERS ((int)(sizeof convt_tiers / sizeof convt_tiers[0]))
+
+/* The tier's variant for a job (0 float, 1 int8, 2 int8 with weight zero points) and cog
+ * output channels per group: the main one unless its tiles would pad the channels by more
+ * than 15 % beyond the alternative's (16 channels: 12-row tiles compute 24, 8-row ones 16). */
+static const convt_gemm_kernel *convt_tier_kernel(const convt_tier *T, int kind, int64_t cog)
+{
+    const convt_gemm_kernel *k = kind == 0 ? T->f32 : kind == 1 ? T->q8 : T->q8_zw;
+    const convt_gemm_kernel *alt = kind == 0 ? T->f32_alt : kind == 1 ? T->q8_alt : NULL;
+    if (alt) {
+        const int64_t rows = (cog + k->mr - 1) / k->mr * k->mr;
+        const int64_t rows_alt = (cog + alt->mr - 1) / alt->mr * alt->mr;
+        if (rows * 100 > rows_alt * 115) k = alt;
+    }
+    return k;
+}
 
 #endif

@@ -14,6 +14,8 @@ class TierInfo(TypedDict):
     f32: str
     q8: str
     q8_zw: str
+    f32_alt: str | None
+    q8_alt: str | None
 
 def tiers() -> list[TierInfo]: ...
 def isa() -> tuple[str, str]: ...

@@ -50,7 +50,8 @@ def _feature_list(unsigned mask):
 def tiers():
     """The ISA tiers this build contains, best first: a list of dicts with ``name``,
     ``available`` (this CPU and OS can run it), ``features`` it needs and its kernel
-    variants (``f32``, ``q8``, ``q8_zw``: micro-kernel names)."""
+    variants (``f32``, ``q8``, ``q8_zw``: micro-kernel names; ``f32_alt``, ``q8_alt``: the
+    variants with fewer rows taken for few output channels, or None)."""
     cdef unsigned have = convt_cpu_features()
     cdef int i
     out = []
@@ -59,7 +60,9 @@ def tiers():
         out.append(dict(name=t.name.decode(), available=(t.features & ~have) == 0,
                         features=_feature_list(t.features) if t.features else [],
                         f32=t.f32.name.decode(), q8=t.q8.name.decode(),
-                        q8_zw=t.q8_zw.name.decode()))
+                        q8_zw=t.q8_zw.name.decode(),
+                        f32_alt=t.f32_alt.name.decode() if t.f32_alt != NULL else None,
+                        q8_alt=t.q8_alt.name.decode() if t.q8_alt != NULL else None))
     return out
 
 
@@ -137,9 +140,8 @@ def max_threads():
     return convt_max_threads()
 
 
-cdef const convt_gemm_kernel *_variant(int tier, int kind) noexcept:
-    cdef const convt_tier *t = convt_tiers[tier]
-    return t.f32 if kind == 0 else (t.q8 if kind == 1 else t.q8_zw)
+cdef const convt_gemm_kernel *_variant(int tier, int kind, int64_t cog) noexcept:
+    return convt_tier_kernel(convt_tiers[tier], kind, cog)
 
 
 # ----------------------------------------------------------------------------- packed weights
@@ -204,7 +206,7 @@ class _PackedBase:
         self.direct = self.cog <= DIRECT_MAX_COG
         self.tier = _tier
         self.kind = kind
-        cdef const convt_gemm_kernel *v = _variant(_tier, kind)
+        cdef const convt_gemm_kernel *v = _variant(_tier, kind, self.cog)
         self.variant = v.name.decode()
         self.tile = (v.mr, v.kr, v.b_size)
         self.ckr = -(-self.cig // v.kr) * v.kr
@@ -214,7 +216,7 @@ class _PackedBase:
     def _pack(self, weight, zero_points=None):
         """Pack ``weight`` into the variant's tiles (and the weight sums of raw-activation
         variants)."""
-        cdef const convt_gemm_kernel *v = _variant(self.tier, self.kind)
+        cdef const convt_gemm_kernel *v = _variant(self.tier, self.kind, self.cog)
         mr = v.mr
         nq = -(-self.cog // mr)
         ntaps = np.diff(self.phases.tap_start)
@@ -407,7 +409,7 @@ cdef _execute(pw, x, out, const convt_epi *E, num_threads):
 cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, const void *xp, const convt_epi *E,
                void *op, int nthreads):
     """The GEMM task loop, shared by every dtype and tier."""
-    cdef const convt_gemm_kernel *V = _variant(pw.tier, pw.kind)
+    cdef const convt_gemm_kernel *V = _variant(pw.tier, pw.kind, pw.cog)
     G.kc, G.mc, G.nc, G.kpanel = sched.kc, sched.mc, sched.nc, sched.kpanel
     cdef const int64_t[:, ::1] tasks = sched.tasks
     cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0

@@ -57,10 +57,13 @@ cdef extern from "convt/tiers.h" nogil:
         const convt_gemm_kernel *f32
         const convt_gemm_kernel *q8
         const convt_gemm_kernel *q8_zw
+        const convt_gemm_kernel *f32_alt
+        const convt_gemm_kernel *q8_alt
         convt_f32_axpy_fn f32_axpy
         convt_s32_axpy_fn s32_axpy
 
     const convt_tier *convt_tiers[]
+    const convt_gemm_kernel *convt_tier_kernel(const convt_tier *T, int kind, int64_t cog)
     int CONVT_NTIERS
     unsigned CONVT_F_AVX2, CONVT_F_AVX512, CONVT_F_AVX512VNNI, CONVT_F_AVXVNNI, CONVT_F_NEON
     unsigned convt_cpu_features()

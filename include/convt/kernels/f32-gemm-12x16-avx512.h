@@ -16,7 +16,7 @@
     }
 
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
-convt_f32_gemm_12x16_avx512_rows(const int MR_, int64_t kc, const float *a, const float *b,
+convt_f32_gemm_avx512_rows(const int MRA, const int MR_, int64_t kc, const float *a, const float *b,
                                  float *c, int64_t ldc, int accumulate)
 {
     __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
@@ -29,7 +29,7 @@ convt_f32_gemm_12x16_avx512_rows(const int MR_, int64_t kc, const float *a, cons
         CONVT_Z_FMA(0) CONVT_Z_FMA(1) CONVT_Z_FMA(2) CONVT_Z_FMA(3)
         CONVT_Z_FMA(4) CONVT_Z_FMA(5) CONVT_Z_FMA(6) CONVT_Z_FMA(7)
         CONVT_Z_FMA(8) CONVT_Z_FMA(9) CONVT_Z_FMA(10) CONVT_Z_FMA(11)
-        a += 12;
+        a += MRA;
         b += 16;
     }
     CONVT_Z_STORE(0) CONVT_Z_STORE(1) CONVT_Z_STORE(2) CONVT_Z_STORE(3)
@@ -46,12 +46,12 @@ static CONVT_TARGET_AVX512 void convt_f32_gemm_12x16_avx512(int64_t kc, const vo
     const float *a = (const float *)av, *b = (const float *)bv;
     float *c = (float *)cv;
     switch (mr) {
-#define CONVT_Z_CASE(M) case M: convt_f32_gemm_12x16_avx512_rows(M, kc, a, b, c, ldc, accumulate); break;
+#define CONVT_Z_CASE(M) case M: convt_f32_gemm_avx512_rows(12, M, kc, a, b, c, ldc, accumulate); break;
     CONVT_Z_CASE(12) CONVT_Z_CASE(11) CONVT_Z_CASE(10) CONVT_Z_CASE(9) CONVT_Z_CASE(8)
     CONVT_Z_CASE(7) CONVT_Z_CASE(6) CONVT_Z_CASE(5) CONVT_Z_CASE(4) CONVT_Z_CASE(3)
     CONVT_Z_CASE(2)
 #undef CONVT_Z_CASE
-    default: convt_f32_gemm_12x16_avx512_rows(1, kc, a, b, c, ldc, accumulate); break;
+    default: convt_f32_gemm_avx512_rows(12, 1, kc, a, b, c, ldc, accumulate); break;
     }
 }
 

@@ -1,71 +1,10 @@
-/* Exact u8 x s8 GEMM micro-kernel, 8x16, AVX512-VNNI:
- *     C[mr x 16] (+)= A[mr x kc] * B[kc x 16],  A int8 weights, B uint8 activations,
- * int32 accumulators, kc a multiple of 4.  vpdpbusd (not the saturating vpdpbusds) adds four
- * u8 x s8 products to each int32 lane exactly; sums wrap modulo 2^32 like every int32
- * accumulator, so the results equal the int16 path's bit for bit.
- *
- * Packed operands, in quads of consecutive k:
- *   A sliver: kc/4 steps of 8 quads:   a[(kq*8 + r)*4 + (k & 3)]  (one broadcast dword a row)
- *   B sliver: kc/4 steps of 16 quads:  b[(kq*16 + j)*4 + (k & 3)] (one zmm a step)
- * 8 zmm accumulators (one per row, 16 columns each), one B load per step and the weights as
- * embedded broadcasts: a step is 8 vpdpbusd with 9 loads.
- */
+/* Exact u8 x s8 GEMM micro-kernel, 8x16, AVX512-VNNI: the 12x16 kernel's body
+ * (u8s8-gemm-12x16-avx512vnni.h) with 8-row A slivers, a[(kq*8 + r)*4 + (k & 3)]; the tier
+ * takes it when 12-row tiles would pad the output channels much more. */
 #ifndef CONVT_U8S8_GEMM_8X16_AVX512VNNI_H
 #define CONVT_U8S8_GEMM_8X16_AVX512VNNI_H
 
-#include <stdint.h>
-#include <string.h>
-#include "../cpu.h"
-
-static CONVT_ALWAYS_INLINE int32_t convt_load_quad(const int8_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-#define CONVT_VNNI_ROW(R)                                                                  \
-    if (MR_ > R) c##R = _mm512_dpbusd_epi32(c##R, bv, _mm512_set1_epi32(convt_load_quad(a + 4 * R)));
-#define CONVT_VNNI_STORE(R)                                                                \
-    if (MR_ > R) {                                                                         \
-        int32_t *cr = c + R * ldc;                                                         \
-        if (accumulate) c##R = _mm512_add_epi32(c##R, _mm512_loadu_si512((const void *)cr)); \
-        _mm512_storeu_si512((void *)cr, c##R);                                             \
-    }
-
-static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512VNNI void
-convt_u8s8_gemm_8x16_avx512vnni_rows(const int MR_, int64_t kc, const int8_t *a,
-                                     const uint8_t *b, int32_t *c, int64_t ldc, int accumulate)
-{
-    __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
-    __m512i c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 4
-#endif
-    for (int64_t kq = 0; kq < kc / 4; ++kq) {
-        const __m512i bv = _mm512_loadu_si512((const void *)b);
-        CONVT_VNNI_ROW(0)
-        CONVT_VNNI_ROW(1)
-        CONVT_VNNI_ROW(2)
-        CONVT_VNNI_ROW(3)
-        CONVT_VNNI_ROW(4)
-        CONVT_VNNI_ROW(5)
-        CONVT_VNNI_ROW(6)
-        CONVT_VNNI_ROW(7)
-        a += 4 * 8;
-        b += 4 * 16;
-    }
-    CONVT_VNNI_STORE(0)
-    CONVT_VNNI_STORE(1)
-    CONVT_VNNI_STORE(2)
-    CONVT_VNNI_STORE(3)
-    CONVT_VNNI_STORE(4)
-    CONVT_VNNI_STORE(5)
-    CONVT_VNNI_STORE(6)
-    CONVT_VNNI_STORE(7)
-}
-#undef CONVT_VNNI_ROW
-#undef CONVT_VNNI_STORE
+#include "u8s8-gemm-12x16-avx512vnni.h"
 
 static CONVT_TARGET_AVX512VNNI void
 convt_u8s8_gemm_8x16_avx512vnni(int64_t kc, const void *av, const void *bv, void *cv,
@@ -75,14 +14,12 @@ convt_u8s8_gemm_8x16_avx512vnni(int64_t kc, const void *av, const void *bv, void
     const uint8_t *b = (const uint8_t *)bv;
     int32_t *c = (int32_t *)cv;
     switch (mr) {
-    case 8: convt_u8s8_gemm_8x16_avx512vnni_rows(8, kc, a, b, c, ldc, accumulate); break;
-    case 7: convt_u8s8_gemm_8x16_avx512vnni_rows(7, kc, a, b, c, ldc, accumulate); break;
-    case 6: convt_u8s8_gemm_8x16_avx512vnni_rows(6, kc, a, b, c, ldc, accumulate); break;
-    case 5: convt_u8s8_gemm_8x16_avx512vnni_rows(5, kc, a, b, c, ldc, accumulate); break;
-    case 4: convt_u8s8_gemm_8x16_avx512vnni_rows(4, kc, a, b, c, ldc, accumulate); break;
-    case 3: convt_u8s8_gemm_8x16_avx512vnni_rows(3, kc, a, b, c, ldc, accumulate); break;
-    case 2: convt_u8s8_gemm_8x16_avx512vnni_rows(2, kc, a, b, c, ldc, accumulate); break;
-    default: convt_u8s8_gemm_8x16_avx512vnni_rows(1, kc, a, b, c, ldc, accumulate); break;
+#define CONVT_VNNI_CASE(M) \
+    case M: convt_u8s8_gemm_avx512vnni_rows(8, M, kc, a, b, c, ldc, accumulate); break;
+    CONVT_VNNI_CASE(8) CONVT_VNNI_CASE(7) CONVT_VNNI_CASE(6) CONVT_VNNI_CASE(5)
+    CONVT_VNNI_CASE(4) CONVT_VNNI_CASE(3) CONVT_VNNI_CASE(2)
+#undef CONVT_VNNI_CASE
+    default: convt_u8s8_gemm_avx512vnni_rows(8, 1, kc, a, b, c, ldc, accumulate); break;
     }
 }
 

@@ -14,4 +14,4 @@ static const convt_gemm_kernel convt_s16_gemm_avx2 =
 
 static const convt_tier convt_tier_avx2 = {
     "avx2", CONVT_F_AVX2, &convt_f32_gemm_avx2, &convt_s16_gemm_avx2, &convt_s16_gemm_avx2,
-    convt_f32_axpy_avx2, convt_s32_axpy_avx2};
+    NULL, NULL, convt_f32_axpy_avx2, convt_s32_axpy_avx2};

@@ -1,7 +1,8 @@
-/* Tier "avx512": AVX-512 F/BW/VL/DQ (Skylake-SP and later, Zen4).  Its micro-kernels are the
- * AVX2 ones (measured no slower on Zen4, where a zmm FMA takes two 256-bit pipes); packing,
- * epilogues and direct kernels are compiled for AVX-512. */
+/* Tier "avx512": AVX-512 F/BW/VL/DQ (Skylake-SP and later, Zen4).  Float: 12x16 zmm kernel
+ * (8x16 for few channels); int8: the AVX2 int16 kernel; packing, epilogues and direct kernels
+ * compiled for AVX-512. */
 #include "../kernels/f32-gemm-12x16-avx512.h"
+#include "../kernels/f32-gemm-8x16-avx512.h"
 
 CONVT_INSTANTIATE_SHARED(avx512, CONVT_TARGET_AVX512, convt_requant16_avx512)
 static CONVT_TARGET_AVX512 void convt_f32_axpy_avx512(float *CONVT_RESTRICT acc,
@@ -11,9 +12,12 @@ static CONVT_TARGET_AVX512 void convt_f32_axpy_avx512(float *CONVT_RESTRICT acc,
 
 static const convt_gemm_kernel convt_f32_gemm_avx512 =
     CONVT_F32_VARIANT("f32-gemm-12x16-avx512", 12, convt_f32_gemm_12x16_avx512, avx512);
+static const convt_gemm_kernel convt_f32_gemm_8_avx512 =
+    CONVT_F32_VARIANT("f32-gemm-8x16-avx512", 8, convt_f32_gemm_8x16_avx512, avx512);
 static const convt_gemm_kernel convt_s16_gemm_avx512 =
     CONVT_S16_VARIANT("s16-gemm-6x16-avx2", 6, convt_s16_gemm_6x16_avx2, avx512);
 
 static const convt_tier convt_tier_avx512 = {
     "avx512", CONVT_F_AVX2 | CONVT_F_AVX512, &convt_f32_gemm_avx512, &convt_s16_gemm_avx512,
-    &convt_s16_gemm_avx512, convt_f32_axpy_avx512, convt_s32_axpy_avx512};
+    &convt_s16_gemm_avx512, &convt_f32_gemm_8_avx512, NULL, convt_f32_axpy_avx512,
+    convt_s32_axpy_avx512};

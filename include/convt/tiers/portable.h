@@ -14,4 +14,4 @@ static const convt_gemm_kernel convt_s16_gemm_portable =
 
 static const convt_tier convt_tier_portable = {
     "portable", 0, &convt_f32_gemm_portable, &convt_s16_gemm_portable, &convt_s16_gemm_portable,
-    convt_f32_axpy_portable, convt_s32_axpy_portable};
+    NULL, NULL, convt_f32_axpy_portable, convt_s32_axpy_portable};
