@@ -27,10 +27,14 @@ int main(void)
         for (int i = 0; i < MR * kc; ++i) { af[i] = rnd(-1000, 1000) / 997.0f; as[i] = (int16_t)rnd(-255, 255); }
         for (int i = 0; i < NR * kc; ++i) { bf[i] = rnd(-1000, 1000) / 991.0f; bs[i] = (int16_t)rnd(-255, 255); }
         for (int i = 0; i < MR * ldc; ++i) { c1[i] = c2[i] = rnd(-9, 9); d1[i] = d2[i] = rnd(-99999, 99999); }
-        convt_f32_gemm_6x16_portable(kc, af, bf, c1, ldc, acc, mr);
-        convt_f32_gemm_6x16_neon(kc, af, bf, c2, ldc, acc, mr);
-        convt_s16_gemm_6x16_portable(kc, as, bs, d1, ldc, acc, mr);
-        convt_s16_gemm_6x16_neon(kc, as, bs, d2, ldc, acc, mr);
+        /* B in two segments, the second one strided, as the driver may pass it */
+        const int k1 = 2 * rnd(0, kc / 2);
+        const convt_bseg sf[2] = {{bf, NR * 4, k1}, {bf + NR * k1, NR * 4, kc - k1}};
+        const convt_bseg ss[2] = {{bs, 2 * NR * 2, k1}, {bs + NR * k1, 2 * NR * 2, kc - k1}};
+        convt_f32_gemm_6x16_portable(2, sf, af, c1, ldc, acc, mr);
+        convt_f32_gemm_6x16_neon(2, sf, af, c2, ldc, acc, mr);
+        convt_s16_gemm_6x16_portable(2, ss, as, d1, ldc, acc, mr);
+        convt_s16_gemm_6x16_neon(2, ss, as, d2, ldc, acc, mr);
         for (int i = 0; i < MR * ldc; ++i) {
             if (fabsf(c1[i] - c2[i]) > 1e-4f * (1.0f + fabsf(c1[i]))) { ++failures; printf("f32 mismatch trial %d i %d: %g %g\n", trial, i, c1[i], c2[i]); break; }
             if (d1[i] != d2[i]) { ++failures; printf("s16 mismatch trial %d i %d: %d %d\n", trial, i, d1[i], d2[i]); break; }

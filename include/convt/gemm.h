@@ -13,6 +13,7 @@
 #include <string.h>
 #include "geom.h"
 #include "requant.h"
+#include "ukr.h"
 
 enum { CONVT_DT_F32 = 0, CONVT_DT_Q8 = 1 };
 
@@ -26,10 +27,6 @@ typedef struct {
     int64_t wsum_cog;           /* cog rounded up to MR */
 } convt_epi;
 
-/* C[mr x 16] (+)= A[mr x kc] * B[kc x 16] on packed slivers; kc a multiple of KR; rows >= mr
- * of A are present (zero) but not stored; accumulate = 0 overwrites C, 1 adds to it. */
-typedef void (*convt_ukr_fn)(int64_t kc, const void *a, const void *b, void *c, int64_t ldc,
-                             int accumulate, int mr);
 /* Pack phase P's input panel for columns of the task (ws holds their coordinates). */
 typedef void (*convt_pack_b_fn)(const convt_geom *G, const convt_phase *P, const void *xg,
                                 int64_t ncol, int64_t nsl, void *panel, convt_workspace *ws,
@@ -113,10 +110,11 @@ static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
             for (int64_t k0 = 0; k0 < K; k0 += G->kc) {
                 const int64_t kb = K - k0 < G->kc ? K - k0 : G->kc;
                 for (int64_t s = 0; s < nsl; ++s) {
-                    const char *bs = pb + (s * bstride + k0 * CONVT_NR) * V->b_size;
+                    const convt_bseg seg = {pb + (s * bstride + k0 * CONVT_NR) * V->b_size,
+                                            CONVT_NR * kr * V->b_size, kb};
                     for (int64_t q = 0; q < nrs; ++q) {
                         const int64_t left = rows - q * mr;
-                        V->ukr(kb, ac + (q * K + k0) * mr * V->a_size, bs,
+                        V->ukr(1, &seg, ac + (q * K + k0) * mr * V->a_size,
                                cw + (q * mr * ldc + s * CONVT_NR) * 4, ldc, k0 > 0,
                                (int)(left < mr ? left : mr));
                     }

@@ -138,7 +138,8 @@ static float convt_peak_ukr(int64_t iters, const convt_gemm_kernel *V)
     int32_t c[16 * 16];
     for (int i = 0; i < (int)sizeof a; ++i) a[i] = V->dtype == CONVT_DT_F32 ? 0 : (unsigned char)(i % 7);
     for (int i = 0; i < (int)sizeof b; ++i) b[i] = V->dtype == CONVT_DT_F32 ? 0 : (unsigned char)(i % 5);
-    for (int64_t i = 0; i < iters; ++i) V->ukr(KC, a, b, c, 16, (int)(i & 1), V->mr);
+    const convt_bseg seg = {b, 16 * V->kr * V->b_size, KC};
+    for (int64_t i = 0; i < iters; ++i) V->ukr(1, &seg, a, c, 16, (int)(i & 1), V->mr);
     return (float)c[0];
 }
 

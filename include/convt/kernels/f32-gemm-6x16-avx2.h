@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include "../cpu.h"
+#include "../ukr.h"
 
 #define CONVT_ROW_FMA(R)                                                                   \
     if (MR_ > R) {                                                                         \
@@ -25,7 +26,7 @@
 
 /* MR_ is a compile-time constant in every instantiation, so unused rows vanish. */
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
-convt_f32_gemm_6x16_avx2_rows(const int MR_, int64_t kc, const float *a, const float *b,
+convt_f32_gemm_6x16_avx2_rows(const int MR_, int64_t nseg, const convt_bseg *seg, const float *a,
                               float *c, int64_t ldc, int accumulate)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
@@ -34,20 +35,24 @@ convt_f32_gemm_6x16_avx2_rows(const int MR_, int64_t kc, const float *a, const f
     __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
     __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
     __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+    for (int64_t sg = 0; sg < nseg; ++sg) {
+        const char *bs = (const char *)seg[sg].b;
+        const int64_t ld = seg[sg].ld, steps = seg[sg].n;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
-    for (int64_t k = 0; k < kc; ++k) {
-        const __m256 b0 = _mm256_loadu_ps(b);
-        const __m256 b1 = _mm256_loadu_ps(b + 8);
-        CONVT_ROW_FMA(0)
-        CONVT_ROW_FMA(1)
-        CONVT_ROW_FMA(2)
-        CONVT_ROW_FMA(3)
-        CONVT_ROW_FMA(4)
-        CONVT_ROW_FMA(5)
-        a += 6;
-        b += 16;
+        for (int64_t k = 0; k < steps; ++k, bs += ld) {
+            const float *b = (const float *)bs;
+            const __m256 b0 = _mm256_loadu_ps(b);
+            const __m256 b1 = _mm256_loadu_ps(b + 8);
+            CONVT_ROW_FMA(0)
+            CONVT_ROW_FMA(1)
+            CONVT_ROW_FMA(2)
+            CONVT_ROW_FMA(3)
+            CONVT_ROW_FMA(4)
+            CONVT_ROW_FMA(5)
+            a += 6;
+        }
     }
     CONVT_ROW_STORE(0)
     CONVT_ROW_STORE(1)
@@ -59,19 +64,18 @@ convt_f32_gemm_6x16_avx2_rows(const int MR_, int64_t kc, const float *a, const f
 #undef CONVT_ROW_FMA
 #undef CONVT_ROW_STORE
 
-static CONVT_TARGET_AVX2 void convt_f32_gemm_6x16_avx2(int64_t kc, const void *av,
-                                                       const void *bv, void *cv, int64_t ldc,
+static CONVT_TARGET_AVX2 void convt_f32_gemm_6x16_avx2(int64_t nseg, const convt_bseg *seg, const void *av, void *cv, int64_t ldc,
                                                        int accumulate, int mr)
 {
-    const float *a = (const float *)av, *b = (const float *)bv;
+    const float *a = (const float *)av;
     float *c = (float *)cv;
     switch (mr) {
-    case 6: convt_f32_gemm_6x16_avx2_rows(6, kc, a, b, c, ldc, accumulate); break;
-    case 5: convt_f32_gemm_6x16_avx2_rows(5, kc, a, b, c, ldc, accumulate); break;
-    case 4: convt_f32_gemm_6x16_avx2_rows(4, kc, a, b, c, ldc, accumulate); break;
-    case 3: convt_f32_gemm_6x16_avx2_rows(3, kc, a, b, c, ldc, accumulate); break;
-    case 2: convt_f32_gemm_6x16_avx2_rows(2, kc, a, b, c, ldc, accumulate); break;
-    default: convt_f32_gemm_6x16_avx2_rows(1, kc, a, b, c, ldc, accumulate); break;
+    case 6: convt_f32_gemm_6x16_avx2_rows(6, nseg, seg, a, c, ldc, accumulate); break;
+    case 5: convt_f32_gemm_6x16_avx2_rows(5, nseg, seg, a, c, ldc, accumulate); break;
+    case 4: convt_f32_gemm_6x16_avx2_rows(4, nseg, seg, a, c, ldc, accumulate); break;
+    case 3: convt_f32_gemm_6x16_avx2_rows(3, nseg, seg, a, c, ldc, accumulate); break;
+    case 2: convt_f32_gemm_6x16_avx2_rows(2, nseg, seg, a, c, ldc, accumulate); break;
+    default: convt_f32_gemm_6x16_avx2_rows(1, nseg, seg, a, c, ldc, accumulate); break;
     }
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include "../cpu.h"
+#include "../ukr.h"
 
 #define CONVT_S16_ROW(R)                                                                   \
     if (MR_ > R) {                                                                         \
@@ -24,7 +25,7 @@
     }
 
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
-convt_s16_gemm_6x16_avx2_rows(const int MR_, int64_t kc, const int16_t *a, const int16_t *b,
+convt_s16_gemm_6x16_avx2_rows(const int MR_, int64_t nseg, const convt_bseg *seg, const int16_t *a,
                         int32_t *c, int64_t ldc, int accumulate)
 {
     __m256i c00 = _mm256_setzero_si256(), c01 = _mm256_setzero_si256();
@@ -33,21 +34,25 @@ convt_s16_gemm_6x16_avx2_rows(const int MR_, int64_t kc, const int16_t *a, const
     __m256i c30 = _mm256_setzero_si256(), c31 = _mm256_setzero_si256();
     __m256i c40 = _mm256_setzero_si256(), c41 = _mm256_setzero_si256();
     __m256i c50 = _mm256_setzero_si256(), c51 = _mm256_setzero_si256();
+    for (int64_t sg = 0; sg < nseg; ++sg) {
+        const char *bs = (const char *)seg[sg].b;
+        const int64_t ld = seg[sg].ld, steps = seg[sg].n / 2;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
-    for (int64_t kp = 0; kp < kc / 2; ++kp) {
-        /* columns 0-7 and 8-15, each lane one column's (k, k+1) pair */
-        const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
-        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 16));
-        CONVT_S16_ROW(0)
-        CONVT_S16_ROW(1)
-        CONVT_S16_ROW(2)
-        CONVT_S16_ROW(3)
-        CONVT_S16_ROW(4)
-        CONVT_S16_ROW(5)
-        a += 2 * 6;
-        b += 2 * 16;
+        for (int64_t k = 0; k < steps; ++k, bs += ld) {
+            const int16_t *b = (const int16_t *)bs;
+            /* columns 0-7 and 8-15, each lane one column's (k, k+1) pair */
+            const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 16));
+            CONVT_S16_ROW(0)
+            CONVT_S16_ROW(1)
+            CONVT_S16_ROW(2)
+            CONVT_S16_ROW(3)
+            CONVT_S16_ROW(4)
+            CONVT_S16_ROW(5)
+            a += 2 * 6;
+        }
     }
     CONVT_S16_STORE(0)
     CONVT_S16_STORE(1)
@@ -59,19 +64,18 @@ convt_s16_gemm_6x16_avx2_rows(const int MR_, int64_t kc, const int16_t *a, const
 #undef CONVT_S16_ROW
 #undef CONVT_S16_STORE
 
-static CONVT_TARGET_AVX2 void convt_s16_gemm_6x16_avx2(int64_t kc, const void *av,
-                                                       const void *bv, void *cv, int64_t ldc,
+static CONVT_TARGET_AVX2 void convt_s16_gemm_6x16_avx2(int64_t nseg, const convt_bseg *seg, const void *av, void *cv, int64_t ldc,
                                                        int accumulate, int mr)
 {
-    const int16_t *a = (const int16_t *)av, *b = (const int16_t *)bv;
+    const int16_t *a = (const int16_t *)av;
     int32_t *c = (int32_t *)cv;
     switch (mr) {
-    case 6: convt_s16_gemm_6x16_avx2_rows(6, kc, a, b, c, ldc, accumulate); break;
-    case 5: convt_s16_gemm_6x16_avx2_rows(5, kc, a, b, c, ldc, accumulate); break;
-    case 4: convt_s16_gemm_6x16_avx2_rows(4, kc, a, b, c, ldc, accumulate); break;
-    case 3: convt_s16_gemm_6x16_avx2_rows(3, kc, a, b, c, ldc, accumulate); break;
-    case 2: convt_s16_gemm_6x16_avx2_rows(2, kc, a, b, c, ldc, accumulate); break;
-    default: convt_s16_gemm_6x16_avx2_rows(1, kc, a, b, c, ldc, accumulate); break;
+    case 6: convt_s16_gemm_6x16_avx2_rows(6, nseg, seg, a, c, ldc, accumulate); break;
+    case 5: convt_s16_gemm_6x16_avx2_rows(5, nseg, seg, a, c, ldc, accumulate); break;
+    case 4: convt_s16_gemm_6x16_avx2_rows(4, nseg, seg, a, c, ldc, accumulate); break;
+    case 3: convt_s16_gemm_6x16_avx2_rows(3, nseg, seg, a, c, ldc, accumulate); break;
+    case 2: convt_s16_gemm_6x16_avx2_rows(2, nseg, seg, a, c, ldc, accumulate); break;
+    default: convt_s16_gemm_6x16_avx2_rows(1, nseg, seg, a, c, ldc, accumulate); break;
     }
 }
 #endif

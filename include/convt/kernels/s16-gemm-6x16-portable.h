@@ -13,23 +13,28 @@
 #define CONVT_S16_GEMM_6X16_PORTABLE_H
 
 #include <stdint.h>
+#include "../ukr.h"
 
-static void convt_s16_gemm_6x16_portable(int64_t kc, const void *av, const void *bv, void *cv,
+static void convt_s16_gemm_6x16_portable(int64_t nseg, const convt_bseg *seg, const void *av, void *cv,
                                          int64_t ldc, int accumulate, int mr)
 {
-    const int16_t *a = (const int16_t *)av, *b = (const int16_t *)bv;
+    const int16_t *a = (const int16_t *)av;
     int32_t *c = (int32_t *)cv;
     int64_t acc[6][16];
     for (int r = 0; r < 6; ++r)
         for (int j = 0; j < 16; ++j) acc[r][j] = 0;
-    for (int64_t kp = 0; kp < kc / 2; ++kp) {
-        for (int r = 0; r < 6; ++r) {
-            const int32_t a0 = a[2 * r], a1 = a[2 * r + 1];
-            for (int j = 0; j < 16; ++j)
-                acc[r][j] += a0 * (int32_t)b[2 * j] + a1 * (int32_t)b[2 * j + 1];
+    for (int64_t sg = 0; sg < nseg; ++sg) {
+        const char *bs = (const char *)seg[sg].b;
+        const int64_t ld = seg[sg].ld, steps = seg[sg].n / 2;
+        for (int64_t k = 0; k < steps; ++k, bs += ld) {
+            const int16_t *b = (const int16_t *)bs;
+            for (int r = 0; r < 6; ++r) {
+                const int32_t a0 = a[2 * r], a1 = a[2 * r + 1];
+                for (int j = 0; j < 16; ++j)
+                    acc[r][j] += a0 * (int32_t)b[2 * j] + a1 * (int32_t)b[2 * j + 1];
+            }
+            a += 2 * 6;
         }
-        a += 2 * 6;
-        b += 2 * 16;
     }
     /* Truncation to 32 bits = the int32 wrap-around of the vector kernel. */
     for (int r = 0; r < mr; ++r) {

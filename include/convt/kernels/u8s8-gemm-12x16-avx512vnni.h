@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "../cpu.h"
+#include "../ukr.h"
 
 static CONVT_ALWAYS_INLINE int32_t convt_load_quad(const int8_t *p)
 {
@@ -35,30 +36,34 @@ static CONVT_ALWAYS_INLINE int32_t convt_load_quad(const int8_t *p)
     }
 
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512VNNI void
-convt_u8s8_gemm_avx512vnni_rows(const int MRA, const int MR_, int64_t kc, const int8_t *a,
-                                     const uint8_t *b, int32_t *c, int64_t ldc, int accumulate)
+convt_u8s8_gemm_avx512vnni_rows(const int MRA, const int MR_, int64_t nseg,
+                                const convt_bseg *seg, const int8_t *a, int32_t *c, int64_t ldc, int accumulate)
 {
     __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
     __m512i c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    for (int64_t sg = 0; sg < nseg; ++sg) {
+        const char *bs = (const char *)seg[sg].b;
+        const int64_t ld = seg[sg].ld, steps = seg[sg].n / 4;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
-    for (int64_t kq = 0; kq < kc / 4; ++kq) {
-        const __m512i bv = _mm512_loadu_si512((const void *)b);
-        CONVT_VNNI_ROW(0)
-        CONVT_VNNI_ROW(1)
-        CONVT_VNNI_ROW(2)
-        CONVT_VNNI_ROW(3)
-        CONVT_VNNI_ROW(4)
-        CONVT_VNNI_ROW(5)
-        CONVT_VNNI_ROW(6)
-        CONVT_VNNI_ROW(7)
-        CONVT_VNNI_ROW(8)
-        CONVT_VNNI_ROW(9)
-        CONVT_VNNI_ROW(10)
-        CONVT_VNNI_ROW(11)
-        a += 4 * MRA;
-        b += 4 * 16;
+        for (int64_t k = 0; k < steps; ++k, bs += ld) {
+            const uint8_t *b = (const uint8_t *)bs;
+            const __m512i bv = _mm512_loadu_si512((const void *)b);
+            CONVT_VNNI_ROW(0)
+            CONVT_VNNI_ROW(1)
+            CONVT_VNNI_ROW(2)
+            CONVT_VNNI_ROW(3)
+            CONVT_VNNI_ROW(4)
+            CONVT_VNNI_ROW(5)
+            CONVT_VNNI_ROW(6)
+            CONVT_VNNI_ROW(7)
+            CONVT_VNNI_ROW(8)
+            CONVT_VNNI_ROW(9)
+            CONVT_VNNI_ROW(10)
+            CONVT_VNNI_ROW(11)
+            a += 4 * MRA;
+        }
     }
     CONVT_VNNI_STORE(0)
     CONVT_VNNI_STORE(1)
@@ -77,20 +82,19 @@ convt_u8s8_gemm_avx512vnni_rows(const int MRA, const int MR_, int64_t kc, const 
 #undef CONVT_VNNI_STORE
 
 static CONVT_TARGET_AVX512VNNI void
-convt_u8s8_gemm_12x16_avx512vnni(int64_t kc, const void *av, const void *bv, void *cv,
+convt_u8s8_gemm_12x16_avx512vnni(int64_t nseg, const convt_bseg *seg, const void *av, void *cv,
                                 int64_t ldc, int accumulate, int mr)
 {
     const int8_t *a = (const int8_t *)av;
-    const uint8_t *b = (const uint8_t *)bv;
     int32_t *c = (int32_t *)cv;
     switch (mr) {
 #define CONVT_VNNI_CASE(M) \
-    case M: convt_u8s8_gemm_avx512vnni_rows(12, M, kc, a, b, c, ldc, accumulate); break;
+    case M: convt_u8s8_gemm_avx512vnni_rows(12, M, nseg, seg, a, c, ldc, accumulate); break;
     CONVT_VNNI_CASE(12) CONVT_VNNI_CASE(11) CONVT_VNNI_CASE(10) CONVT_VNNI_CASE(9)
     CONVT_VNNI_CASE(8) CONVT_VNNI_CASE(7) CONVT_VNNI_CASE(6) CONVT_VNNI_CASE(5)
     CONVT_VNNI_CASE(4) CONVT_VNNI_CASE(3) CONVT_VNNI_CASE(2)
 #undef CONVT_VNNI_CASE
-    default: convt_u8s8_gemm_avx512vnni_rows(12, 1, kc, a, b, c, ldc, accumulate); break;
+    default: convt_u8s8_gemm_avx512vnni_rows(12, 1, nseg, seg, a, c, ldc, accumulate); break;
     }
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "../cpu.h"
+#include "../ukr.h"
 
 #if defined(CONVT_USE_SIMDE)
 #define convt_mm256_dpbusd_vex _mm256_dpbusd_epi32  /* same operation, EVEX form in SIMDe */
@@ -36,26 +37,30 @@
     }
 
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVXVNNI void
-convt_u8s8_gemm_6x16_avxvnni_rows(const int MR_, int64_t kc, const int8_t *a, const uint8_t *b,
+convt_u8s8_gemm_6x16_avxvnni_rows(const int MR_, int64_t nseg, const convt_bseg *seg, const int8_t *a,
                                   int32_t *c, int64_t ldc, int accumulate)
 {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t sg = 0; sg < nseg; ++sg) {
+        const char *bs = (const char *)seg[sg].b;
+        const int64_t ld = seg[sg].ld, steps = seg[sg].n / 4;
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 4
 #endif
-    for (int64_t kq = 0; kq < kc / 4; ++kq) {
-        /* columns 0-7 and 8-15, each lane one column's quad */
-        const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
-        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
-        CONVT_AVXVNNI_ROW(0)
-        CONVT_AVXVNNI_ROW(1)
-        CONVT_AVXVNNI_ROW(2)
-        CONVT_AVXVNNI_ROW(3)
-        CONVT_AVXVNNI_ROW(4)
-        CONVT_AVXVNNI_ROW(5)
-        a += 4 * 6;
-        b += 4 * 16;
+        for (int64_t k = 0; k < steps; ++k, bs += ld) {
+            const uint8_t *b = (const uint8_t *)bs;
+            /* columns 0-7 and 8-15, each lane one column's quad */
+            const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
+            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 32));
+            CONVT_AVXVNNI_ROW(0)
+            CONVT_AVXVNNI_ROW(1)
+            CONVT_AVXVNNI_ROW(2)
+            CONVT_AVXVNNI_ROW(3)
+            CONVT_AVXVNNI_ROW(4)
+            CONVT_AVXVNNI_ROW(5)
+            a += 4 * 6;
+        }
     }
     CONVT_AVXVNNI_STORE(0)
     CONVT_AVXVNNI_STORE(1)
@@ -68,19 +73,18 @@ convt_u8s8_gemm_6x16_avxvnni_rows(const int MR_, int64_t kc, const int8_t *a, co
 #undef CONVT_AVXVNNI_STORE
 
 static CONVT_TARGET_AVXVNNI void
-convt_u8s8_gemm_6x16_avxvnni(int64_t kc, const void *av, const void *bv, void *cv, int64_t ldc,
+convt_u8s8_gemm_6x16_avxvnni(int64_t nseg, const convt_bseg *seg, const void *av, void *cv, int64_t ldc,
                              int accumulate, int mr)
 {
     const int8_t *a = (const int8_t *)av;
-    const uint8_t *b = (const uint8_t *)bv;
     int32_t *c = (int32_t *)cv;
     switch (mr) {
-    case 6: convt_u8s8_gemm_6x16_avxvnni_rows(6, kc, a, b, c, ldc, accumulate); break;
-    case 5: convt_u8s8_gemm_6x16_avxvnni_rows(5, kc, a, b, c, ldc, accumulate); break;
-    case 4: convt_u8s8_gemm_6x16_avxvnni_rows(4, kc, a, b, c, ldc, accumulate); break;
-    case 3: convt_u8s8_gemm_6x16_avxvnni_rows(3, kc, a, b, c, ldc, accumulate); break;
-    case 2: convt_u8s8_gemm_6x16_avxvnni_rows(2, kc, a, b, c, ldc, accumulate); break;
-    default: convt_u8s8_gemm_6x16_avxvnni_rows(1, kc, a, b, c, ldc, accumulate); break;
+    case 6: convt_u8s8_gemm_6x16_avxvnni_rows(6, nseg, seg, a, c, ldc, accumulate); break;
+    case 5: convt_u8s8_gemm_6x16_avxvnni_rows(5, nseg, seg, a, c, ldc, accumulate); break;
+    case 4: convt_u8s8_gemm_6x16_avxvnni_rows(4, nseg, seg, a, c, ldc, accumulate); break;
+    case 3: convt_u8s8_gemm_6x16_avxvnni_rows(3, nseg, seg, a, c, ldc, accumulate); break;
+    case 2: convt_u8s8_gemm_6x16_avxvnni_rows(2, nseg, seg, a, c, ldc, accumulate); break;
+    default: convt_u8s8_gemm_6x16_avxvnni_rows(1, nseg, seg, a, c, ldc, accumulate); break;
     }
 }
 

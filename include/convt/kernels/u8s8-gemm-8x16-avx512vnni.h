@@ -7,19 +7,18 @@
 #include "u8s8-gemm-12x16-avx512vnni.h"
 
 static CONVT_TARGET_AVX512VNNI void
-convt_u8s8_gemm_8x16_avx512vnni(int64_t kc, const void *av, const void *bv, void *cv,
+convt_u8s8_gemm_8x16_avx512vnni(int64_t nseg, const convt_bseg *seg, const void *av, void *cv,
                                 int64_t ldc, int accumulate, int mr)
 {
     const int8_t *a = (const int8_t *)av;
-    const uint8_t *b = (const uint8_t *)bv;
     int32_t *c = (int32_t *)cv;
     switch (mr) {
 #define CONVT_VNNI_CASE(M) \
-    case M: convt_u8s8_gemm_avx512vnni_rows(8, M, kc, a, b, c, ldc, accumulate); break;
+    case M: convt_u8s8_gemm_avx512vnni_rows(8, M, nseg, seg, a, c, ldc, accumulate); break;
     CONVT_VNNI_CASE(8) CONVT_VNNI_CASE(7) CONVT_VNNI_CASE(6) CONVT_VNNI_CASE(5)
     CONVT_VNNI_CASE(4) CONVT_VNNI_CASE(3) CONVT_VNNI_CASE(2)
 #undef CONVT_VNNI_CASE
-    default: convt_u8s8_gemm_avx512vnni_rows(8, 1, kc, a, b, c, ldc, accumulate); break;
+    default: convt_u8s8_gemm_avx512vnni_rows(8, 1, nseg, seg, a, c, ldc, accumulate); break;
     }
 }
 
