@@ -60,6 +60,27 @@ static int convt_same_taps(const convt_phase *a, const convt_phase *b)
            memcmp(a->delta, b->delta, (size_t)(3 * a->ntaps) * sizeof(int64_t)) == 0;
 }
 
+/* The segments of rows k0 .. k0+kb of one sliver, from its per-tap segments (ckr rows each):
+ * pieces of taps where the block starts or ends inside one, adjacent pieces merged. */
+static int64_t convt_block_segs(const convt_bseg *tap, int64_t ckr, int64_t kr, int64_t k0,
+                                int64_t kb, convt_bseg *out)
+{
+    int64_t n = 0;
+    for (int64_t k = k0, end = k0 + kb; k < end;) {
+        const int64_t t = k / ckr, r = k - t * ckr;
+        const int64_t take = ckr - r < end - k ? ckr - r : end - k;
+        const char *b = (const char *)tap[t].b + (r / kr) * tap[t].ld;
+        convt_bseg *last = out + n - 1;
+        if (n > 0 && last->ld == tap[t].ld &&
+            (const char *)last->b + (last->n / kr) * last->ld == b)
+            last->n += take;
+        else
+            out[n++] = (convt_bseg){b, tap[t].ld, take};
+        k += take;
+    }
+    return n;
+}
+
 /* One task: out[n, g*cog + co0 .. co1, ...] for phases p0 .. p0+nph-1 at columns j0 .. j1
  * (see geom.h for the task fields). */
 static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
@@ -83,17 +104,21 @@ static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
     /* Panels of the task's phases follow each other; phases with the same taps (every W
      * phase when kernel == stride, for instance) share one: columns past a phase's own grid
      * are never stored, so the panels are interchangeable. */
-    int64_t off = 0;
+    int64_t off = 0, soff = 0;
     for (int64_t i = 0; i < nph; ++i) {
         int64_t h = 0;
         while (h < i && !convt_same_taps(P0 + h, P0 + i)) ++h;
         if (h < i) {
             ws->poff[i] = ws->poff[h];
+            ws->soff[i] = ws->soff[h];
             continue;
         }
         ws->poff[i] = off;
+        ws->soff[i] = soff;
+        ws->seg_out = ws->segs + soff;
         V->pack_b(G, P0 + i, xg, ncol, nsl, bpanel + off * V->b_size, ws, E);
         off += nsl * convt_bsliver_stride(convt_phase_k(G, P0 + i), kr);
+        soff += nsl * P0[i].ntaps;
     }
 
     for (int64_t c0 = co0; c0 < co1; c0 += G->mc) {
@@ -101,20 +126,20 @@ static void convt_gemm_task(const convt_gemm_kernel *V, const convt_geom *G,
         const int64_t nrs = (rows + mr - 1) / mr;
         for (int64_t i = 0; i < nph; ++i) {
             const convt_phase *P = P0 + i;
-            const int64_t K = convt_phase_k(G, P), bstride = convt_bsliver_stride(K, kr);
+            const int64_t K = convt_phase_k(G, P);
             const char *ac = ag + (P->a_offset + (c0 / mr) * K * mr) * V->a_size;
-            const char *pb = bpanel + ws->poff[i] * V->b_size;
+            const convt_bseg *tsegs = ws->segs + ws->soff[i];
             char *cw = cbuf + i * cstride * 4;
             if (K == 0)
                 for (int64_t r = 0; r < rows; ++r) memset(cw + r * ldc * 4, 0, ncol * 4);
             for (int64_t k0 = 0; k0 < K; k0 += G->kc) {
                 const int64_t kb = K - k0 < G->kc ? K - k0 : G->kc;
                 for (int64_t s = 0; s < nsl; ++s) {
-                    const convt_bseg seg = {pb + (s * bstride + k0 * CONVT_NR) * V->b_size,
-                                            CONVT_NR * kr * V->b_size, kb};
+                    const int64_t nseg = convt_block_segs(tsegs + s * P->ntaps, G->ckr, kr, k0,
+                                                          kb, ws->blk);
                     for (int64_t q = 0; q < nrs; ++q) {
                         const int64_t left = rows - q * mr;
-                        V->ukr(1, &seg, ac + (q * K + k0) * mr * V->a_size,
+                        V->ukr(nseg, ws->blk, ac + (q * K + k0) * mr * V->a_size,
                                cw + (q * mr * ldc + s * CONVT_NR) * 4, ldc, k0 > 0,
                                (int)(left < mr ? left : mr));
                     }

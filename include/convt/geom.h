@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "cpu.h"
+#include "ukr.h"
 
 #define CONVT_NR 16
 
@@ -41,6 +42,8 @@ typedef struct {
     int64_t nw;                     /* phases per W group (W residues that taps reach) */
     int64_t nphases;                /* phases in the table */
     int64_t a_group_stride;         /* packed A elements per group */
+    int64_t inplace;                /* 1: float rows of full slivers are read from the input
+                                     * itself instead of being packed */
 } convt_geom;
 
 typedef struct {
@@ -71,6 +74,11 @@ typedef struct {
     int32_t *comp;   /* nph x mc: per-row int32 addends of the int8 epilogue */
     int64_t *poff;   /* nph: offset of each phase's panel in b (phases may share one) */
     const void *x_lo, *x_hi;  /* the whole input buffer: vector loads stay inside it */
+    convt_bseg *segs;         /* per phase, sliver and tap: where its rows are (packed or in
+                               * place), [s * ntaps + t] from each phase's segment offset */
+    convt_bseg *seg_out;      /* where the packer writes the phase it packs */
+    int64_t *soff;            /* nph: offset of each phase's segments in segs */
+    convt_bseg *blk;          /* the segments of one K block of one sliver */
     int64_t *coord;  /* nc x 4: n, md, mh, mw of each column */
     int64_t *ooff;   /* nc output offsets of W position sw*mw (without channel and residue) */
     int64_t *src;    /* nc input offsets of the current tap, -1 outside */
@@ -92,7 +100,8 @@ static int64_t convt_workspace_bytes(int64_t kpanel, int64_t esize, int64_t nph,
 {
     return ((kpanel * nc * esize + 63) / 64 + (nph * mc * nc * 4 + 63) / 64 +
             (nph * mc * 4 + 63) / 64) * 64 +
-           7 * nc * (int64_t)sizeof(int64_t) + 5 * (nc / CONVT_NR) + 256;
+           (kpanel * (nc / CONVT_NR) + kpanel + 1) * (int64_t)sizeof(convt_bseg) +
+           (7 * nc + 2 * nph) * (int64_t)sizeof(int64_t) + 5 * (nc / CONVT_NR) + 256;
 }
 
 /* mem is 64-byte aligned; so are the panels and accumulators. */
@@ -109,6 +118,9 @@ static void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kpanel,
     ws->src = (int64_t *)p;   p += nc * sizeof(int64_t);
     ws->base = (int64_t *)p;  p += nc * sizeof(int64_t);
     ws->poff = (int64_t *)p;  p += nph * sizeof(int64_t);
+    ws->soff = (int64_t *)p;  p += nph * sizeof(int64_t);
+    ws->segs = (convt_bseg *)p; p += kpanel * nsl * sizeof(convt_bseg);
+    ws->blk = (convt_bseg *)p;  p += (kpanel + 1) * sizeof(convt_bseg);
     ws->kind = (unsigned char *)p; p += nsl;
     ws->lo = (unsigned char *)p;   p += nsl;
     ws->hi = (unsigned char *)p;   p += nsl;

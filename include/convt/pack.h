@@ -9,6 +9,8 @@
  *   s16   (KR 2): x - zx as int16, 0 outside (zero-point-free, so border taps add nothing).
  *   u8x4  (KR 4): x itself, zx outside (so every column sees every tap and the zero-point
  *                 compensation zx*sum(w) is the same for all columns of a phase).
+ * Each packer also says where the rows of every (sliver, tap) are: ws->seg_out[s*ntaps + t]
+ * (in the panel; f32 full slivers may instead be read in place, see convt_geom.inplace).
  */
 #ifndef CONVT_PACK_H
 #define CONVT_PACK_H
@@ -34,6 +36,17 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
      * rows of different channels are often a multiple of 4 KiB apart). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
+        for (int64_t s = 0; s < nsl; ++s) {
+            convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
+            sg->n = cig;
+            if (G->inplace && ws->kind[s] == CONVT_SL_FULL) {  /* 16 floats of each row */
+                sg->b = xg + ws->base[s];
+                sg->ld = isz * (int64_t)sizeof(float);
+            } else {
+                sg->b = panel + s * bstride + t * cig * CONVT_NR;
+                sg->ld = CONVT_NR * (int64_t)sizeof(float);
+            }
+        }
         for (int64_t ci = 0; ci < cig; ++ci) {
             for (int64_t s = 0; s < nsl; ++s) {
                 float *dst = panel + s * bstride + (t * cig + ci) * CONVT_NR;
@@ -41,7 +54,7 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                 const int lo = ws->lo[s], hi = ws->hi[s];
                 switch (ws->kind[s]) {
                 case CONVT_SL_FULL:
-                    memcpy(dst, src, CONVT_NR * sizeof(float));
+                    if (!G->inplace) memcpy(dst, src, CONVT_NR * sizeof(float));
                     break;
                 case CONVT_SL_ZERO:
                     memset(dst, 0, CONVT_NR * sizeof(float));
@@ -86,6 +99,12 @@ convt_pack_b_s16_impl(const convt_geom *G, const convt_phase *P, const void *xv,
     const int16_t z = (int16_t)E->zx;
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
+        for (int64_t s = 0; s < nsl; ++s) {
+            convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
+            sg->b = panel + s * bstride + t * ckr * CONVT_NR;
+            sg->ld = CONVT_NR * 2 * (int64_t)sizeof(*panel);
+            sg->n = ckr;
+        }
         for (int64_t s = 0; s < nsl; ++s) {
             const int64_t *o = ws->src + s * CONVT_NR;
             const int kind = ws->kind[s], lo = ws->lo[s], hi = ws->hi[s];
@@ -212,6 +231,12 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
      * apart and would evict each other). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
+        for (int64_t s = 0; s < nsl; ++s) {
+            convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
+            sg->b = panel + s * bstride + t * ckr * CONVT_NR;
+            sg->ld = CONVT_NR * 4 * (int64_t)sizeof(*panel);
+            sg->n = ckr;
+        }
         for (int64_t ci = 0; ci < ckr; ci += 4) {
             const int whole = ci + 4 <= cig;  /* four real channels */
             for (int64_t s = 0; s < nsl; ++s) {
