@@ -19,6 +19,21 @@
 #include <string.h>
 #include "gemm.h"
 
+/* Tap t of every sliver is in the panel (sliver s at byte s*sliver_bytes, the tap at
+ * t*tap_bytes within it, steps of 16 x KR values `ld` bytes apart): say so in ws->seg_out. */
+static CONVT_ALWAYS_INLINE void convt_panel_segments(convt_workspace *ws, const convt_phase *P,
+                                                     int64_t t, int64_t nsl, const void *panel,
+                                                     int64_t sliver_bytes, int64_t tap_bytes,
+                                                     int64_t ld, int64_t rows)
+{
+    for (int64_t s = 0; s < nsl; ++s) {
+        convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
+        sg->b = (const char *)panel + s * sliver_bytes + t * tap_bytes;
+        sg->ld = ld;
+        sg->n = rows;
+    }
+}
+
 /* Pack phase P's whole input panel B[(t, ci), column] once: every channel block reuses it. */
 static CONVT_ALWAYS_INLINE void
 convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv, int64_t ncol,
@@ -36,17 +51,15 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
      * rows of different channels are often a multiple of 4 KiB apart). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
-        for (int64_t s = 0; s < nsl; ++s) {
-            convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
-            sg->n = cig;
-            if (G->inplace && ws->kind[s] == CONVT_SL_FULL) {  /* 16 floats of each row */
-                sg->b = xg + ws->base[s];
-                sg->ld = isz * (int64_t)sizeof(float);
-            } else {
-                sg->b = panel + s * bstride + t * cig * CONVT_NR;
-                sg->ld = CONVT_NR * (int64_t)sizeof(float);
-            }
-        }
+        convt_panel_segments(ws, P, t, nsl, panel, bstride * 4, cig * CONVT_NR * 4, CONVT_NR * 4,
+                             cig);
+        if (G->inplace)  /* full slivers: the 16 floats of each input row, where they are */
+            for (int64_t s = 0; s < nsl; ++s)
+                if (ws->kind[s] == CONVT_SL_FULL) {
+                    convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
+                    sg->b = xg + ws->base[s];
+                    sg->ld = isz * (int64_t)sizeof(float);
+                }
         for (int64_t ci = 0; ci < cig; ++ci) {
             for (int64_t s = 0; s < nsl; ++s) {
                 float *dst = panel + s * bstride + (t * cig + ci) * CONVT_NR;
@@ -99,12 +112,8 @@ convt_pack_b_s16_impl(const convt_geom *G, const convt_phase *P, const void *xv,
     const int16_t z = (int16_t)E->zx;
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
-        for (int64_t s = 0; s < nsl; ++s) {
-            convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
-            sg->b = panel + s * bstride + t * ckr * CONVT_NR;
-            sg->ld = CONVT_NR * 2 * (int64_t)sizeof(*panel);
-            sg->n = ckr;
-        }
+        convt_panel_segments(ws, P, t, nsl, panel, bstride * 2, ckr * CONVT_NR * 2,
+                             CONVT_NR * 2 * 2, ckr);
         for (int64_t s = 0; s < nsl; ++s) {
             const int64_t *o = ws->src + s * CONVT_NR;
             const int kind = ws->kind[s], lo = ws->lo[s], hi = ws->hi[s];
@@ -231,12 +240,8 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
      * apart and would evict each other). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
-        for (int64_t s = 0; s < nsl; ++s) {
-            convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
-            sg->b = panel + s * bstride + t * ckr * CONVT_NR;
-            sg->ld = CONVT_NR * 4 * (int64_t)sizeof(*panel);
-            sg->n = ckr;
-        }
+        convt_panel_segments(ws, P, t, nsl, panel, bstride * 1, ckr * CONVT_NR * 1,
+                             CONVT_NR * 4 * 1, ckr);
         for (int64_t ci = 0; ci < ckr; ci += 4) {
             const int whole = ci + 4 <= cig;  /* four real channels */
             for (int64_t s = 0; s < nsl; ++s) {

@@ -20,6 +20,10 @@
 #define CONVT_12_CHAINS(STEP) \
     STEP(c0) STEP(c1) STEP(c2) STEP(c3) STEP(c4) STEP(c5) \
     STEP(c6) STEP(c7) STEP(c8) STEP(c9) STEP(c10) STEP(c11)
+/* c0 = OP over all 12 chains (so every chain is used) */
+#define CONVT_FOLD_12(OP) \
+    c0 = OP(OP(OP(c0, c1), OP(c2, c3)), OP(OP(c4, c5), OP(c6, c7))); \
+    c0 = OP(c0, OP(OP(c8, c9), OP(c10, c11)));
 
 /* fp32: 12 chains x 8 lanes x 2 = 192 ops per iteration. */
 static float convt_peak_fma_portable(int64_t iters)
@@ -60,11 +64,9 @@ static CONVT_TARGET_AVX2 float convt_peak_fma_avx2(int64_t iters)
 #define CONVT_STEP(C) C = _mm256_fmadd_ps(C, m, a); CONVT_FRESH(C);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-                             _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
+    CONVT_FOLD_12(_mm256_add_ps)
     float out[8];
-    _mm256_storeu_ps(out, s);
+    _mm256_storeu_ps(out, c0);
     return out[0] + out[7];
 }
 
@@ -77,10 +79,8 @@ static CONVT_TARGET_AVX512 float convt_peak_fma_avx512(int64_t iters)
 #define CONVT_STEP(C) C = _mm512_fmadd_ps(C, m, a); CONVT_FRESH(C);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-                             _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
-    s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
-    return _mm512_reduce_add_ps(s);
+    CONVT_FOLD_12(_mm512_add_ps)
+    return _mm512_reduce_add_ps(c0);
 }
 
 /* vpmaddwd + vpaddd, ymm (the int16 kernels' mix): 12 x 16 x 2 = 384 ops per iteration. */
@@ -92,10 +92,8 @@ static CONVT_TARGET_AVX2 float convt_peak_s16_avx2(int64_t iters)
 #define CONVT_STEP(C) C = _mm256_add_epi32(C, _mm256_madd_epi16(a, b)); CONVT_FRESH(a);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
-    __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(c0, c1), _mm256_xor_si256(c2, c3)),
-                                 _mm256_xor_si256(_mm256_xor_si256(c4, c5), _mm256_xor_si256(c6, c7)));
-    s = _mm256_xor_si256(s, _mm256_xor_si256(_mm256_xor_si256(c8, c9), _mm256_xor_si256(c10, c11)));
-    return (float)_mm256_extract_epi32(s, 0);
+    CONVT_FOLD_12(_mm256_xor_si256)
+    return (float)_mm256_extract_epi32(c0, 0);
 }
 
 /* vpdpbusd zmm (u8 x s8, exact): 12 x 64 x 2 = 1536 ops per iteration. */
@@ -107,10 +105,8 @@ static CONVT_TARGET_AVX512VNNI float convt_peak_dpbusd_avx512vnni(int64_t iters)
 #define CONVT_STEP(C) C = _mm512_dpbusd_epi32(C, a, b); CONVT_FRESH(C);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
-    __m512i s = _mm512_xor_si512(_mm512_xor_si512(_mm512_xor_si512(c0, c1), _mm512_xor_si512(c2, c3)),
-                                 _mm512_xor_si512(_mm512_xor_si512(c4, c5), _mm512_xor_si512(c6, c7)));
-    s = _mm512_xor_si512(s, _mm512_xor_si512(_mm512_xor_si512(c8, c9), _mm512_xor_si512(c10, c11)));
-    return (float)_mm512_reduce_add_epi32(s);
+    CONVT_FOLD_12(_mm512_xor_si512)
+    return (float)_mm512_reduce_add_epi32(c0);
 }
 
 /* vpdpbusd ymm, VEX (AVX-VNNI): 12 x 32 x 2 = 768 ops per iteration. */
@@ -122,10 +118,8 @@ static CONVT_TARGET_AVXVNNI float convt_peak_dpbusd_avxvnni(int64_t iters)
 #define CONVT_STEP(C) C = convt_mm256_dpbusd_vex(C, a, b); CONVT_FRESH(C);
     for (int64_t i = 0; i < iters; ++i) { CONVT_12_CHAINS(CONVT_STEP) }
 #undef CONVT_STEP
-    __m256i s = _mm256_xor_si256(_mm256_xor_si256(_mm256_xor_si256(c0, c1), _mm256_xor_si256(c2, c3)),
-                                 _mm256_xor_si256(_mm256_xor_si256(c4, c5), _mm256_xor_si256(c6, c7)));
-    s = _mm256_xor_si256(s, _mm256_xor_si256(_mm256_xor_si256(c8, c9), _mm256_xor_si256(c10, c11)));
-    return (float)_mm256_extract_epi32(s, 0);
+    CONVT_FOLD_12(_mm256_xor_si256)
+    return (float)_mm256_extract_epi32(c0, 0);
 }
 #endif
 
