@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from libc.stdint cimport int16_t, int32_t, int64_t
+from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange, threadid
 
@@ -40,7 +40,6 @@ ISA_ENV = "CONVT_ISA"
 _FEATURE_NAMES = (("AVX2+FMA", CONVT_F_AVX2), ("AVX-512 F/BW/VL/DQ", CONVT_F_AVX512),
                   ("AVX512-VNNI", CONVT_F_AVX512VNNI), ("AVX-VNNI", CONVT_F_AVXVNNI),
                   ("NEON", CONVT_F_NEON))
-_VARIANT_KINDS = ("f32", "q8", "q8_zw")
 
 
 def _feature_list(unsigned mask):
