@@ -148,18 +148,6 @@ def test_float_within_bound(tier, rng, case):
     assert_matches_reference(y, x, w, b, **_params(case))
 
 
-def test_float_rows_read_in_place(tier, rng):
-    """Few output channels and many taps: full slivers are read from the input in place
-    (convt._plan.INPLACE_*), the rest packed; both within the bound."""
-    case = (3, 5, 12, 1, 3, 1, 2, 0, 2, (4, 5, 19))
-    x = rng.standard_normal((2, 5, 4, 5, 19)).astype(np.float32)
-    w = rng.standard_normal((5, 12, 3, 3, 3)).astype(np.float32)
-    pw = convt.functional.pack_weight(w, convt._args.make_geometry(3, 1, 2, 0, 2, 1))
-    assert pw.schedule(2, (4, 5, 19))[0].inplace
-    y = convt.conv_transpose3d(x, w, None, **_params(case))
-    assert_matches_reference(y, x, w, None, **_params(case))
-
-
 @pytest.mark.parametrize("case", [CASES[1], CASES[4], CASES[7], CASES[10]])
 def test_threads_bitwise_within_tier(tier, rng, case):
     nd = case[0]

@@ -42,8 +42,6 @@ typedef struct {
     int64_t nw;                     /* phases per W group (W residues that taps reach) */
     int64_t nphases;                /* phases in the table */
     int64_t a_group_stride;         /* packed A elements per group */
-    int64_t inplace;                /* 1: float rows of full slivers are read from the input
-                                     * itself instead of being packed */
 } convt_geom;
 
 typedef struct {
@@ -74,8 +72,8 @@ typedef struct {
     int32_t *comp;   /* nph x mc: per-row int32 addends of the int8 epilogue */
     int64_t *poff;   /* nph: offset of each phase's panel in b (phases may share one) */
     const void *x_lo, *x_hi;  /* the whole input buffer: vector loads stay inside it */
-    convt_bseg *segs;         /* per phase, sliver and tap: where its rows are (packed or in
-                               * place), [s * ntaps + t] from each phase's segment offset */
+    convt_bseg *segs;         /* per phase, sliver and tap: where its rows are,
+                               * [s * ntaps + t] from each phase's segment offset */
     convt_bseg *seg_out;      /* where the packer writes the phase it packs */
     int64_t *soff;            /* nph: offset of each phase's segments in segs */
     convt_bseg *blk;          /* the segments of one K block of one sliver */

@@ -9,8 +9,7 @@
  *   s16   (KR 2): x - zx as int16, 0 outside (zero-point-free, so border taps add nothing).
  *   u8x4  (KR 4): x itself, zx outside (so every column sees every tap and the zero-point
  *                 compensation zx*sum(w) is the same for all columns of a phase).
- * Each packer also says where the rows of every (sliver, tap) are: ws->seg_out[s*ntaps + t]
- * (in the panel; f32 full slivers may instead be read in place, see convt_geom.inplace).
+ * Each packer also says where the rows of every (sliver, tap) are: ws->seg_out[s*ntaps + t].
  */
 #ifndef CONVT_PACK_H
 #define CONVT_PACK_H
@@ -53,13 +52,6 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
         convt_panel_segments(ws, P, t, nsl, panel, bstride * 4, cig * CONVT_NR * 4, CONVT_NR * 4,
                              cig);
-        if (G->inplace)  /* full slivers: the 16 floats of each input row, where they are */
-            for (int64_t s = 0; s < nsl; ++s)
-                if (ws->kind[s] == CONVT_SL_FULL) {
-                    convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
-                    sg->b = xg + ws->base[s];
-                    sg->ld = isz * (int64_t)sizeof(float);
-                }
         for (int64_t ci = 0; ci < cig; ++ci) {
             for (int64_t s = 0; s < nsl; ++s) {
                 float *dst = panel + s * bstride + (t * cig + ci) * CONVT_NR;
@@ -67,7 +59,7 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                 const int lo = ws->lo[s], hi = ws->hi[s];
                 switch (ws->kind[s]) {
                 case CONVT_SL_FULL:
-                    if (!G->inplace) memcpy(dst, src, CONVT_NR * sizeof(float));
+                    memcpy(dst, src, CONVT_NR * sizeof(float));
                     break;
                 case CONVT_SL_ZERO:
                     memset(dst, 0, CONVT_NR * sizeof(float));

@@ -224,7 +224,7 @@ class _PackedBase:
         cdef _PhaseTable tab = _phase_table(self.phases, dummy, self.ckr, self.cog, mr)
         cdef convt_geom G
         G.groups, G.cig, G.cog, G.ckr = self.groups, self.cig, self.cog, self.ckr
-        G.nphases, G.a_group_stride, G.inplace = tab.nphases, self.a_group_stride, 0
+        G.nphases, G.a_group_stride = tab.nphases, self.a_group_stride
         dtype = (np.float32, np.int16, np.int8)[{4: 0, 2: 1, 1: 2}[v.a_size]]
         self.apack = np.empty(max(1, self.groups * self.a_group_stride), dtype=dtype)
         self.wsum_cog = nq * mr
@@ -319,7 +319,7 @@ cdef char *_aligned(object buf):
     return base + (64 - (<size_t>base) % 64) % 64
 
 
-cdef void _fill_geom(convt_geom *G, pw, x, out, sched, tab):
+cdef void _fill_geom(convt_geom *G, pw, x, out, tab):
     cdef int a
     G.batch, G.cin = x.shape[0], x.shape[1]
     G.cout = out.shape[1]
@@ -333,7 +333,6 @@ cdef void _fill_geom(convt_geom *G, pw, x, out, sched, tab):
     G.a_group_stride = pw.a_group_stride
     G.nw = pw.phases.nw
     G.nphases = (<_PhaseTable>tab).nphases
-    G.inplace = getattr(sched, "inplace", False)
 
 
 def conv_transpose_f32(pw, x, bias, out, num_threads):
@@ -392,7 +391,7 @@ cdef _execute(pw, x, out, const convt_epi *E, num_threads):
     """Plan (cached) and run every task of one call, on up to ``num_threads`` threads."""
     sched, tab = pw.schedule(x.shape[0], out.shape[2:])
     cdef convt_geom G
-    _fill_geom(&G, pw, x, out, sched, tab)
+    _fill_geom(&G, pw, x, out, tab)
     cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
     if sched.macs < PARALLEL_MIN_MACS:
         nthreads = 1

@@ -15,7 +15,6 @@ cdef extern from "convt/tiers.h" nogil:
         int64_t nw
         int64_t nphases
         int64_t a_group_stride
-        int64_t inplace
 
     ctypedef struct convt_phase:
         int64_t ntaps

@@ -35,10 +35,11 @@ NC_SPLIT_MIN = 32
 # Groups with at most this many output channels use the direct kernel (include/convt/direct.h):
 # a GEMM would fill only 1-2 of the micro-kernel's MR rows.
 DIRECT_MAX_COG = 2
-# Float rows read in place (not packed) for at most this many output channels per group and
-# at least this many taps per phase on average.
-INPLACE_MAX_COG = 48
-INPLACE_MIN_TAPS = 3
+# Output rows shorter than WPAD_MAX_ROW columns are padded to whole slivers when that adds at
+# most WPAD_MAX_EXTRA of their columns (measured: 1d_seed's 51-column rows gain 1.3-2x; 3d_seed's
+# 100-column rows lose 9% in float, as few of their slivers cross a row end).
+WPAD_MAX_ROW = 64
+WPAD_MAX_EXTRA = 1 / 3
 # Below this many multiply-adds a second thread costs more than it saves.
 PARALLEL_MIN_MACS = 1 << 18
 
@@ -118,7 +119,6 @@ class Schedule:
     tasks: np.ndarray  # (ntasks, 7) int64
     mcount: np.ndarray  # (P, 3) int64
     wcols: np.ndarray  # (P,) int64: columns per output row in a phase's column grid
-    inplace: bool  # float rows of full slivers read from the input instead of packed
     kc: int
     mc: int
     nc: int
@@ -181,12 +181,11 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
     macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
-    # Rows padded to whole slivers when that costs at most a third more columns: every sliver
-    # then lies in one row (contiguous loads and stores instead of gathers); the padding
-    # columns are computed but never stored.
+    # Short rows padded to whole slivers: every sliver then lies in one row (contiguous loads
+    # and stores instead of gathers); the padding columns are computed but never stored.
     mw = mcount[:, 2]
     wpad = -(-mw // NR) * NR
-    wcols = np.where(3 * wpad <= 4 * mw, wpad, mw)
+    wcols = np.where((mw < WPAD_MAX_ROW) & (wpad <= (1 + WPAD_MAX_EXTRA) * mw), wpad, mw)
     ncols_all = batch * mcount[:, 0] * mcount[:, 1] * wcols
     kmax = int((ntaps * ckr).max()) if len(ntaps) else 0
 
@@ -225,10 +224,5 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     mc = min(MC // mr * mr, math.ceil(int((co_blocks[:, 1] - co_blocks[:, 0]).max()) / mr) * mr)
     kc = max(kr, min(KC_BYTES // esize // kr * kr, kmax))
     tasks = np.concatenate(parts) if parts else np.zeros((0, 7), dtype=np.int64)
-    # Float panels replicate the input once per tap, and each packed row serves only cog output
-    # channels: with few channels and many taps, reading full slivers in place is cheaper (a few
-    # % measured on Zen4 for 16-33 channels and 3-27 taps a phase; slower with one tap).
-    inplace = bool(kr == 1 and esize == 4 and cog <= INPLACE_MAX_COG
-                   and len(ntaps) and ntaps.mean() >= INPLACE_MIN_TAPS)
-    return Schedule(tasks=tasks, mcount=mcount, wcols=wcols, inplace=inplace, kc=kc, mc=mc,
-                    nc=nc, kpanel=kpanel, macs=macs)
+    return Schedule(tasks=tasks, mcount=mcount, wcols=wcols, kc=kc, mc=mc, nc=nc, kpanel=kpanel,
+                    macs=macs)
