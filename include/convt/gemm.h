@@ -65,18 +65,17 @@ static int convt_same_taps(const convt_phase *a, const convt_phase *b)
 static int64_t convt_block_segs(const convt_bseg *tap, int64_t ckr, int64_t kr, int64_t k0,
                                 int64_t kb, convt_bseg *out)
 {
-    int64_t n = 0;
-    for (int64_t k = k0, end = k0 + kb; k < end;) {
-        const int64_t t = k / ckr, r = k - t * ckr;
-        const int64_t take = ckr - r < end - k ? ckr - r : end - k;
-        const char *b = (const char *)tap[t].b + (r / kr) * tap[t].ld;
+    int64_t n = 0, t = k0 ? k0 / ckr : 0, r = k0 - t * ckr;  /* taps are then stepped */
+    for (int64_t left = kb; left > 0; ++t, r = 0) {
+        const int64_t take = ckr - r < left ? ckr - r : left;
+        const char *b = (const char *)tap[t].b + (r ? (r / kr) * tap[t].ld : 0);
         convt_bseg *last = out + n - 1;
         if (n > 0 && last->ld == tap[t].ld &&
             (const char *)last->b + (last->n / kr) * last->ld == b)
             last->n += take;
         else
             out[n++] = (convt_bseg){b, tap[t].ld, take};
-        k += take;
+        left -= take;
     }
     return n;
 }

@@ -199,16 +199,23 @@ static void convt_task_columns(const convt_geom *G, const convt_phase *P0, int64
     const int64_t sw = G->stride[2], ncol = j1 - j0, nsl = (ncol + CONVT_NR - 1) / CONVT_NR;
     const int64_t Md = P0->mcount[0], Mh = P0->mcount[1], Mw = P0->wcols;
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
+    /* (n, md, mh, mw) of column j0 by division once, then counted up (divisions per column
+     * cost as much as the arithmetic of a small problem) */
+    int64_t j = j0, mw = j % Mw, mh, md, n;
+    j /= Mw; mh = j % Mh; j /= Mh; md = j % Md; n = j / Md;
     for (int64_t jj = 0; jj < ncol; ++jj) {
-        int64_t j = j0 + jj;
-        const int64_t mw = j % Mw; j /= Mw;
-        const int64_t mh = j % Mh; j /= Mh;
-        const int64_t md = j % Md; j /= Md;
         int64_t *cd = ws->coord + 4 * jj;
-        cd[0] = j; cd[1] = md; cd[2] = mh; cd[3] = mw;
+        cd[0] = n; cd[1] = md; cd[2] = mh; cd[3] = mw;
         const int64_t od = P0->residue[0] + G->stride[0] * md;
         const int64_t oh = P0->residue[1] + G->stride[1] * mh;
-        ws->ooff[jj] = j * G->cout * G->out_size + (od * OH + oh) * OW + sw * mw;
+        ws->ooff[jj] = n * G->cout * G->out_size + (od * OH + oh) * OW + sw * mw;
+        if (++mw == Mw) {
+            mw = 0;
+            if (++mh == Mh) {
+                mh = 0;
+                if (++md == Md) { md = 0; ++n; }
+            }
+        }
     }
     for (int64_t s = 0; s < nsl; ++s) {
         const int64_t *cd = ws->coord + 4 * s * CONVT_NR;
