@@ -71,11 +71,12 @@ typedef struct {
 } convt_direct_ops;
 
 /* One direct task.  Float: x, w, out float32, E->bias; int8: x, out uint8, w the int16
- * weights w - zw, E->zx and E->rq.  acc: convt_direct_scratch_floats(G) elements. */
-static void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
-                              const void *w, int64_t ksize, const void *x, const convt_epi *E,
-                              void *out, const int64_t *task, void *acc,
-                              convt_direct_ops ops)
+ * weights w - zw, E->zx and E->rq.  acc: convt_direct_scratch_floats(G) elements.  Always
+ * inlined with a constant q8 (convt_direct_task below), so each dtype gets its own loop. */
+static CONVT_ALWAYS_INLINE void
+convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *phases,
+                       const void *w, int64_t ksize, const void *x, const convt_epi *E,
+                       void *out, const int64_t *task, void *acc, convt_direct_ops ops)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
@@ -144,6 +145,16 @@ static void convt_direct_task(int q8, const convt_geom *G, const convt_phase *ph
                     of[P0[i].residue[2] + sw * m] = a[i * mwmax + m] + b;
         }
     }
+}
+
+static void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
+                              const void *w, int64_t ksize, const void *x, const convt_epi *E,
+                              void *out, const int64_t *task, void *acc, convt_direct_ops ops)
+{
+    if (q8)
+        convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, ops);
+    else
+        convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, ops);
 }
 
 #endif
