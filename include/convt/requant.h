@@ -68,7 +68,23 @@ static CONVT_ALWAYS_INLINE void convt_requant16(const convt_requant *q, int64_t 
                                                 const int32_t *CONVT_RESTRICT acc, int32_t add,
                                                 uint8_t *CONVT_RESTRICT dst)
 {
-    for (int j = 0; j < 16; ++j) dst[j] = convt_requant_one(q, o, convt_wrap_add(acc[j], add));
+    /* convt_requant_one's steps, written so that the loops vectorise */
+    const float m = q->mult[o], zy = (float)q->zy;
+    if (q->mode == CONVT_REQUANT_FBGEMM) {
+        const float fb = q->fbias[o];
+        for (int j = 0; j < 16; ++j) {
+            float v = ((float)convt_wrap_add(acc[j], add) + fb) * m;
+            v = v == v ? v : 0.0f;
+            dst[j] = convt_round_clamp(v, zy);
+        }
+    } else {
+        const int32_t ib = convt_wrap_add(q->ibias[o], add);
+        for (int j = 0; j < 16; ++j) {
+            float v = (float)convt_wrap_add(acc[j], ib) * m;
+            v = v == v ? v : 0.0f;
+            dst[j] = convt_round_clamp(v, zy);
+        }
+    }
 }
 
 #if CONVT_HAVE_X86_KERNELS
