@@ -139,6 +139,41 @@ def max_threads():
     return convt_max_threads()
 
 
+# ----------------------------------------------------------------------------- fork safety
+# GNU OpenMP's thread pool does not survive fork(): a child that enters a parallel region after
+# the parent ran one hangs.  A child forked after convt used its threads therefore runs convt
+# on one thread (no OpenMP region at all), and says so once.
+_threads_used = False
+_forked_after_threads = False
+_fork_warned = False
+
+
+def _after_fork_in_child():
+    global _forked_after_threads
+    _forked_after_threads = _threads_used
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _usable_threads(int nthreads):
+    """``nthreads``, or 1 in a child forked after convt ran OpenMP threads (with a warning)."""
+    global _threads_used, _fork_warned
+    if nthreads <= 1:
+        return 1
+    if _forked_after_threads:
+        if not _fork_warned:
+            _fork_warned = True
+            warnings.warn("convt runs on one thread in this process: it was forked after convt "
+                          "used OpenMP threads, which do not survive fork(). Start worker "
+                          "processes with the 'spawn' or 'forkserver' method to use threads "
+                          "in them.", RuntimeWarning, stacklevel=4)
+        return 1
+    _threads_used = True
+    return nthreads
+
+
 cdef const convt_gemm_kernel *_variant(int tier, int kind, int64_t cog) noexcept:
     return convt_tier_kernel(convt_tiers[tier], kind, cog)
 
@@ -395,6 +430,7 @@ cdef _execute(pw, x, out, const convt_epi *E, num_threads):
     cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
     if sched.macs < PARALLEL_MIN_MACS:
         nthreads = 1
+    nthreads = _usable_threads(nthreads)
     # Raw pointers below stay valid: x, out, the packed arrays and the scratch buffer are held
     # by Python references for the whole call.
     cdef const unsigned char[::1] xv = x.reshape(-1).view(np.uint8)
@@ -452,11 +488,14 @@ cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, const void *xp,
     cdef const unsigned char[::1] wv = (pw.w16 if q8 else pw.weight).reshape(-1).view(np.uint8)
     cdef const void *wp = &wv[0]
     cdef int64_t ksize = pw.ksize
-    cdef int tid
     cdef convt_direct_ops ops
     ops.f32, ops.s32 = T.f32_axpy, T.s32_axpy
     with nogil:
-        for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-            tid = threadid() if nthreads > 1 else 0
-            convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0],
-                              acc + tid * per * 4, ops)
+        if nthreads == 1:  # no OpenMP region (see _usable_threads)
+            for t in range(ntasks):
+                convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0], acc,
+                                  ops)
+        else:
+            for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
+                convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0],
+                                  acc + threadid() * per * 4, ops)

@@ -64,11 +64,12 @@ def pack_weight(w: np.ndarray, zw: np.ndarray, geom: _args.Geometry) -> _engine.
 
 def run(packed, xb: np.ndarray, batched: bool, sx: float, zx: int, sw: np.ndarray, bias,
         scale: float, zero_point: int, requant: str, out_channels: int, out_spatial,
-        out, num_threads) -> QTensor:
-    """Allocate (or check) the uint8 output, compute requantization constants and run."""
+        out, num_threads, keep_apart=()) -> QTensor:
+    """Allocate (or check) the uint8 output, compute requantization constants and run.
+    ``keep_apart``: arrays ``out=`` must not overlap besides the input and bias (the weight)."""
     threads = _args.check_num_threads(num_threads) or _engine.max_threads()
     result, shape = _args.allocate_output(xb, batched, out_channels, out_spatial, out,
-                                          np.uint8)
+                                          np.uint8, bias, *keep_apart)
     groups = out_channels // len(sw)
     consts = _requant.constants(requant, sx, np.tile(sw, groups), scale, bias)
     mode, mult, fbias, ibias = consts
@@ -91,7 +92,8 @@ def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, gr
     check_requant(requant)
     out_spatial = geom.output_spatial(xb.shape[2:], w.shape[2:])
     return run(pack_weight(w, zw, geom), xb, batched, input.q_scale(), input.q_zero_point(),
-               sw, b, scale, zero_point, requant, out_channels, out_spatial, out, num_threads)
+               sw, b, scale, zero_point, requant, out_channels, out_spatial, out, num_threads,
+               keep_apart=(weight.int_repr(),))
 
 
 _DOC = """{nd}-D quantized transposed convolution, as ``torch.ao.nn.quantized.ConvTranspose{nd}d``.

@@ -159,7 +159,7 @@ class _QConvTransposeNd(TransposedLayerBase):
         p = self._packed_params
         return run(p._packed, xb, batched, input.q_scale(), input.q_zero_point(), p._sw,
                    p._bias, self.scale, self.zero_point, self.requant, self.out_channels,
-                   out_spatial, out, num_threads)
+                   out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(),))
 
     forward = __call__
 
