@@ -150,10 +150,11 @@ def test_out_overlapping_a_strided_input_view():
 
 
 def test_huge_output_is_refused():
-    x = np.zeros((1, 1, 1), np.float32)
-    w = np.zeros((1, 1, 2), np.float32)
+    # every parameter within its bound (convt._args.MAX_PARAM), the output far too large
+    x = np.zeros((1, 1, 1, 1, 1), np.float32)
+    w = np.zeros((1, 1, 2, 2, 2), np.float32)
     with pytest.raises(ValueError, match="too large"):
-        convt.conv_transpose1d(x, w, dilation=2**62)
+        convt.conv_transpose3d(x, w, dilation=2**31 - 1)
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])

@@ -77,3 +77,32 @@ def test_quantized_out_overlapping_weight_or_bias(what):
     # disjoint memory of the same buffer is fine
     ok = buf[4096:4096 + 42].reshape(1, 6, 7)
     assert QF.conv_transpose1d(x, w, bias, scale=0.1, zero_point=0, out=ok).int_repr() is ok
+
+
+@pytest.mark.parametrize("arg", ["stride", "padding", "dilation", "output_padding"])
+@pytest.mark.parametrize("value", [2**31, 2**63 - 1, 2**63, 2**64, -2**63])
+def test_huge_hyper_parameters_are_value_errors(arg, value):
+    """Values whose derived sizes could overflow int64 arithmetic: a ValueError naming the
+    argument, never a wrapped (wrong) result or an OverflowError."""
+    with pytest.raises(ValueError, match=arg):
+        convt.conv_transpose1d(np.array([[[2.0]]], np.float32),
+                               np.array([[[1.0, 10.0, 100.0]]], np.float32), **{arg: value})
+
+
+def test_largest_stride_is_exact():
+    y = convt.conv_transpose1d(np.array([[[2.0]]], np.float32),
+                               np.array([[[1.0, 10.0, 100.0]]], np.float32), stride=2**31 - 1)
+    np.testing.assert_array_equal(y, [[[2.0, 20.0, 200.0]]])
+    q = QF.conv_transpose1d(convt.QTensor(np.array([[[3]]], np.uint8), 1.0, 0),
+                            convt.QTensor(np.array([[[1, 2, 3]]], np.int8), 1.0, 0), None,
+                            stride=2**31 - 1, scale=1.0, zero_point=0)
+    np.testing.assert_array_equal(q.int_repr(), [[[3, 6, 9]]])
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2**40), dict(in_channels=2**40),
+                                dict(groups=2**33)])
+def test_huge_layer_arguments_are_value_errors(kw):
+    args = dict(in_channels=4, out_channels=4, kernel_size=3)
+    args.update(kw)
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        convt.ConvTranspose1d(**args)

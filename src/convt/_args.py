@@ -21,17 +21,30 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
 
+# Every integer hyper-parameter (stride, padding, dilation, kernel size, groups, channels, ...)
+# is at most this in magnitude, so no size derived from them can overflow the engine's int64
+# arithmetic.
+MAX_PARAM = 2**31 - 1
+
+
+def _bounded(v: int, name: str) -> int:
+    if not -MAX_PARAM <= v <= MAX_PARAM:
+        raise ValueError(f"{name} must be at most {MAX_PARAM} in magnitude, got {v}")
+    return v
+
+
 def as_int(value, name: str) -> int:
-    """An integer argument; bools, floats and strings are TypeErrors."""
+    """An integer argument; bools, floats and strings are TypeErrors, values beyond
+    MAX_PARAM a ValueError."""
     if not _is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    return operator.index(value)
+    return _bounded(operator.index(value), name)
 
 
 def ntuple(value, n: int, name: str) -> tuple[int, ...]:
     """Normalise an int or a length-n sequence of ints to an n-tuple."""
     if _is_int(value):
-        return (operator.index(value),) * n
+        return (_bounded(operator.index(value), name),) * n
     if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         items = list(value)
         if len(items) != n:
@@ -41,7 +54,7 @@ def ntuple(value, n: int, name: str) -> tuple[int, ...]:
         for v in items:
             if not _is_int(v):
                 raise TypeError(f"{name} must contain ints, got {tuple(items)!r}")
-        return tuple(operator.index(v) for v in items)
+        return tuple(_bounded(operator.index(v), name) for v in items)
     raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
 
 
