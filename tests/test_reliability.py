@@ -11,6 +11,7 @@ import pytest
 
 import convt
 from convt.quantized import functional as QF
+from reference import conv_transpose_naive
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -106,3 +107,31 @@ def test_huge_layer_arguments_are_value_errors(kw):
     args.update(kw)
     with pytest.raises(ValueError, match=next(iter(kw))):
         convt.ConvTranspose1d(**args)
+
+
+def test_non_finite_weights_reach_only_the_outputs_they_feed():
+    """The issue's reproducer: NaN in tap 0 of every output channel reaches outputs 0..2 only
+    (as in torch and the definition), not all five through taps outside the input."""
+    x = np.ones((1, 1, 3), np.float32)
+    w = np.ones((1, 8, 3), np.float32)
+    w[0, :, 0] = np.nan
+    y = convt.conv_transpose1d(x, w)
+    expect = np.array([np.nan, np.nan, np.nan, 2.0, 1.0], np.float32)
+    np.testing.assert_array_equal(y[0], np.broadcast_to(expect, (8, 5)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["weight", "input", "bias"])
+def test_non_finite_values_propagate_like_the_definition(rng, bad, where):
+    x = rng.standard_normal((2, 6, 5, 7)).astype(np.float32)
+    w = rng.standard_normal((6, 12, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(12).astype(np.float32)
+    {"weight": w, "input": x, "bias": b}[where].reshape(-1)[3] = bad
+    params = dict(stride=2, padding=1, output_padding=1)
+    y = convt.conv_transpose2d(x, w, b, **params)
+    ref = conv_transpose_naive(x, w, b, **params)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isposinf(y), np.isposinf(ref))
+    np.testing.assert_array_equal(np.isneginf(y), np.isneginf(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_allclose(y[fin], ref[fin], rtol=1e-4, atol=1e-4)

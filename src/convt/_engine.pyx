@@ -304,6 +304,9 @@ class PackedWeight(_PackedBase):
     def __init__(self, weight, stride, padding, dilation, groups):
         weight = np.ascontiguousarray(weight, dtype=np.float32)
         self._init_geometry(weight.shape, stride, padding, dilation, groups, 0)
+        # Non-finite weights: the GEMM multiplies taps that fall outside the input (packed as
+        # 0), and 0 * inf is NaN; the direct kernel skips those taps, as the definition does.
+        self.direct = self.direct or not np.isfinite(weight).all()
         if self.direct:
             self.weight = weight
         else:
