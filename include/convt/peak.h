@@ -128,7 +128,8 @@ static CONVT_TARGET_AVXVNNI float convt_peak_dpbusd_avxvnni(int64_t iters)
 static float convt_peak_ukr(int64_t iters, const convt_gemm_kernel *V)
 {
     enum { KC = 256 };
-    static unsigned char a[16 * KC * 4], b[16 * KC * 4];
+    /* per call (every probe thread runs this at once): 32 KiB on the stack */
+    unsigned char a[16 * KC * 4], b[16 * KC * 4];
     int32_t c[16 * 16];
     for (int i = 0; i < (int)sizeof a; ++i) a[i] = V->dtype == CONVT_DT_F32 ? 0 : (unsigned char)(i % 7);
     for (int i = 0; i < (int)sizeof b; ++i) b[i] = V->dtype == CONVT_DT_F32 ? 0 : (unsigned char)(i % 5);
