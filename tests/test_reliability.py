@@ -135,3 +135,179 @@ def test_non_finite_values_propagate_like_the_definition(rng, bad, where):
     np.testing.assert_array_equal(np.isneginf(y), np.isneginf(ref))
     fin = np.isfinite(ref)
     np.testing.assert_allclose(y[fin], ref[fin], rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------ bounded direct scratch
+def _scratch_after(fn):
+    """Bytes of per-thread scratch a call leaves behind, measured in a fresh thread (the
+    scratch is thread-local, so earlier calls of the suite do not count)."""
+    import threading
+    seen = {}
+
+    def run():
+        fn()
+        seen["n"] = convt._engine.scratch_nbytes()
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    return seen["n"]
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_direct_scratch_does_not_grow_with_the_row(quantized):
+    """A long 1-D depthwise row: the scratch is a fixed tile per thread (the issue measured
+    5x the output), so it stays far below the output's size."""
+    n = 1 << 22
+    stride, threads = 4, 2
+    if quantized:
+        x = convt.QTensor(np.full((1, 2, n // stride), 3, np.uint8), 0.1, 1)
+        w = convt.QTensor(np.ones((2, 1, 4), np.int8), 0.1, 0)
+        fn = lambda: QF.conv_transpose1d(x, w, stride=stride, groups=2, scale=0.1,
+                                         zero_point=0, num_threads=threads)
+    else:
+        x = np.ones((1, 2, n // stride), np.float32)
+        w = np.ones((2, 1, 4), np.float32)
+        fn = lambda: convt.conv_transpose1d(x, w, stride=stride, groups=2,
+                                            num_threads=threads)
+    used = _scratch_after(fn)
+    assert 0 < used <= threads * (convt._plan.DIRECT_TILE_ELEMS + 64) * 4 + 128, used
+
+
+def test_a_single_long_row_is_split_across_threads():
+    """One channel, one row: the direct schedule still has tasks for every thread."""
+    x = np.ones((1, 1, 1 << 16), np.float32)
+    pw = convt.functional.pack_weight(np.ones((1, 1, 3), np.float32),
+                                      convt._args.make_geometry(1, 2, 0, 0, 1, 1))
+    assert pw.direct
+    sched, _ = pw.schedule(1, (1, 1, 2 * x.shape[2] + 1))
+    assert len(sched.tasks) >= convt._plan.MIN_TASKS
+    # the tasks cover the row's W grid without overlap
+    spans = sorted((int(t[5]), int(t[6])) for t in sched.tasks)
+    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+@pytest.mark.parametrize("stride,kernel,dilation,padding", [
+    (1, 3, 1, 1), (2, 4, 1, 1), (3, 7, 2, 2), (5, 3, 1, 0), (4, 9, 1, 3)])
+def test_w_tiling_does_not_change_a_bit(monkeypatch, rng, quantized, stride, kernel,
+                                        dilation, padding):
+    """The same call with the smallest W tile (many tiles per row, partial ones at the
+    end) gives the same bytes as with the default tile: sums never depend on the tiling."""
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=3)
+    if quantized:
+        x = convt.QTensor(rng.integers(0, 256, (2, 3, 5, 301), dtype=np.uint8), 0.05, 7)
+        w = convt.QTensor(rng.integers(-128, 128, (3, 2, 2, kernel), dtype=np.int8), 0.01, 0)
+        b = rng.standard_normal(6).astype(np.float32)
+        call = lambda: QF.conv_transpose2d(x, w, b, scale=0.3, zero_point=100,
+                                           **args).int_repr()
+    else:
+        x = rng.standard_normal((2, 3, 5, 301)).astype(np.float32)
+        w = rng.standard_normal((3, 2, 2, kernel)).astype(np.float32)
+        b = rng.standard_normal(6).astype(np.float32)
+        call = lambda: convt.conv_transpose2d(x, w, b, **args)
+    default = call()
+    monkeypatch.setattr(convt._plan, "DIRECT_TILE_ELEMS", 16)
+    tiled = call()
+    np.testing.assert_array_equal(tiled, default)
+    if not quantized:
+        np.testing.assert_allclose(default, conv_transpose_naive(x, w, b, **args),
+                                   rtol=1e-4, atol=1e-4)
+
+
+# ------------------------------------------------------------------ degenerate scales
+@pytest.mark.parametrize("kw,match", [
+    (dict(sx=1e-45), "scale"), (dict(sw=1e-40), "scale"), (dict(scale=1e-39), "scale"),
+    (dict(sx=1e-20, sw=1e-20), "input's scale times the weight's scale"),
+    (dict(scale=1e38), "divided by scale"),
+    (dict(bias=1e37), "bias"), (dict(bias=np.nan), "bias must be finite"),
+    (dict(bias=np.inf), "bias must be finite"),
+    (dict(bias=1e8, requant="qnnpack"), "int32"),
+])
+def test_degenerate_scales_and_bias_terms_are_value_errors(kw, match):
+    """Scales whose products, quotients or bias terms leave the normal float32 range make
+    requantization meaningless (the issue saw garbage for sx = 1e-45): a ValueError."""
+    p = dict(sx=0.02, sw=0.004, scale=0.05, bias=None, requant="fbgemm")
+    p.update(kw)
+
+    def call():
+        x = convt.QTensor(np.full((1, 2, 3), 10, np.uint8), p["sx"], 0)
+        w = convt.QTensor(np.ones((2, 2, 3), np.int8), p["sw"], 0)
+        b = None if p["bias"] is None else np.array([p["bias"], 0.0], np.float32)
+        return QF.conv_transpose1d(x, w, b, scale=p["scale"], zero_point=3,
+                                   requant=p["requant"])
+
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_per_channel_scales_must_be_normal():
+    with pytest.raises(ValueError, match="scales must be positive normal"):
+        convt.QTensor(np.zeros((2, 3), np.int8), [0.1, 1e-42, 2.0], [0, 0, 0], axis=1)
+    with pytest.raises(TypeError, match="scales must be real numbers"):
+        convt.QTensor(np.zeros((2, 3), np.int8), ["a", "b", "c"], [0, 0, 0], axis=1)
+
+
+# ------------------------------------------------------------------ unaligned arrays
+def _unaligned(a):
+    """A copy of ``a`` whose data starts one byte past an aligned address."""
+    buf = np.empty(a.nbytes + 1, np.uint8)
+    u = buf[1:].view(a.dtype).reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
+@pytest.mark.parametrize("which", ["input", "weight", "bias"])
+@pytest.mark.parametrize("cout", [1, 8])  # direct and GEMM paths
+def test_unaligned_float_arrays_are_handled(rng, which, cout):
+    """Views at odd byte offsets never reach the kernels (undefined behaviour in C): the
+    result equals the aligned call bit for bit."""
+    arrs = dict(input=rng.standard_normal((2, 4, 9)).astype(np.float32),
+                weight=rng.standard_normal((4, cout, 3)).astype(np.float32),
+                bias=rng.standard_normal(cout).astype(np.float32))
+    ref = convt.conv_transpose1d(arrs["input"], arrs["weight"], arrs["bias"], stride=2)
+    arrs[which] = _unaligned(arrs[which])
+    y = convt.conv_transpose1d(arrs["input"], arrs["weight"], arrs["bias"], stride=2)
+    np.testing.assert_array_equal(y, ref)
+    layer = convt.ConvTranspose1d(4, cout, 3, stride=2)
+    layer.weight, layer.bias = arrs["weight"], arrs["bias"]
+    np.testing.assert_array_equal(layer(arrs["input"]), ref)
+
+
+def test_unaligned_out_is_a_value_error():
+    out = _unaligned(np.zeros((1, 2, 5), np.float32))
+    with pytest.raises(ValueError, match="out must be aligned"):
+        convt.conv_transpose1d(np.ones((1, 1, 3), np.float32), np.ones((1, 2, 3), np.float32),
+                               out=out)
+
+
+# ------------------------------------------------------------------ errors naming the argument
+@pytest.mark.parametrize("arg", ["input", "weight", "bias"])
+@pytest.mark.parametrize("value,exc", [
+    ("abc", TypeError), ([[1.0, "x"]], TypeError), ([[1.0], [1.0, 2.0]], TypeError),
+    (object(), TypeError), ({"a": 1}, TypeError)])
+def test_unconvertible_arrays_name_the_argument(arg, value, exc):
+    """NumPy's own messages ("could not convert string to float", ragged sequences) name no
+    argument; convt's do."""
+    args = dict(input=np.ones((1, 2, 3), np.float32), weight=np.ones((2, 1, 3), np.float32),
+                bias=None)
+    args[arg] = value
+    with pytest.raises(exc, match=arg):
+        convt.conv_transpose1d(args["input"], args["weight"], args["bias"])
+
+
+def test_quantize_unconvertible_input_names_it():
+    with pytest.raises(TypeError, match="x"):
+        convt.quantize_per_tensor([["a"]], 0.1, 0)
+    with pytest.raises(TypeError, match="int_repr"):
+        convt.QTensor([[1], [1, 2]], 0.1, 0)
+
+
+def test_unallocatable_output_is_a_memory_error_naming_it():
+    """An output within the element bound but beyond any address space (2**46 float32
+    elements, 256 TiB): a MemoryError naming the output, not NumPy's bare message."""
+    x = np.ones((1, 1, 2**15), np.float32)
+    w = np.ones((1, 1, 1), np.float32)
+    with pytest.raises(MemoryError, match="cannot allocate the output"):
+        convt.conv_transpose1d(x, w, stride=2**31 - 1)

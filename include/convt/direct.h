@@ -29,7 +29,9 @@ static CONVT_ALWAYS_INLINE void convt_f32_axpy_impl(float *CONVT_RESTRICT acc,
 }
 
 #if CONVT_HAVE_X86_KERNELS
-/* The same with one rounding (FMA), 8 lanes at a time; inlined into AVX2-or-better tiers. */
+/* The same with one rounding (FMA), 8 lanes at a time; inlined into AVX2-or-better tiers.
+ * The tail is a scalar FMA too: an element rounds the same whether a W tile puts it in the
+ * vector body or the tail, so results never depend on where a tile starts. */
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
 convt_f32_axpy_fma_impl(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x, float w,
                         int64_t n)
@@ -39,7 +41,9 @@ convt_f32_axpy_fma_impl(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i),
                                                   _mm256_loadu_ps(acc + i)));
-    for (; i < n; ++i) acc[i] += w * x[i];
+    for (; i < n; ++i)
+        acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm256_castps256_ps128(wv), _mm_set_ss(x[i]),
+                                            _mm_set_ss(acc[i])));
 }
 #endif
 
@@ -53,15 +57,16 @@ static CONVT_ALWAYS_INLINE void convt_s32_axpy_impl(int32_t *CONVT_RESTRICT acc,
         acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(w * ((int32_t)x[i] - zx)));
 }
 
-/* Direct tasks: (n, co, p0, row0, row1): W group p0 .. p0+nw-1 (same rd, rh), rows of its
- * (md, mh) grid. */
-enum { CONVT_D_N, CONVT_D_CO, CONVT_D_PHASE, CONVT_D_ROW0, CONVT_D_ROW1, CONVT_D_FIELDS };
+/* Direct tasks: (n, co, p0, row0, row1, m0, m1): W group p0 .. p0+nw-1 (same rd, rh), rows
+ * of its (md, mh) grid, W grid positions m0 .. m1-1 (at most ``mtile`` of them: the scratch
+ * stays bounded however long a row is, and a single long row splits across threads). */
+enum { CONVT_D_N, CONVT_D_CO, CONVT_D_PHASE, CONVT_D_ROW0, CONVT_D_ROW1, CONVT_D_M0, CONVT_D_M1,
+       CONVT_D_FIELDS };
 
-/* 4-byte elements of per-thread scratch: one accumulator row per W phase. */
-static int64_t convt_direct_scratch_floats(const convt_geom *G)
+/* 4-byte elements of per-thread scratch: one accumulator row of mtile per W phase. */
+static int64_t convt_direct_scratch_floats(const convt_geom *G, int64_t mtile)
 {
-    const int64_t sw = G->stride[2];
-    return G->nw * ((G->out_shape[2] + sw - 1) / sw) + 16;
+    return G->nw * mtile + 16;
 }
 
 /* The axpy kernels of a direct task: f32 for float, s32 for int8 (the other is unused). */
@@ -71,12 +76,15 @@ typedef struct {
 } convt_direct_ops;
 
 /* One direct task.  Float: x, w, out float32, E->bias; int8: x, out uint8, w the int16
- * weights w - zw, E->zx and E->rq.  acc: convt_direct_scratch_floats(G) elements.  Always
- * inlined with a constant q8 (convt_direct_task below), so each dtype gets its own loop. */
+ * weights w - zw, E->zx and E->rq.  acc: convt_direct_scratch_floats(G, mtile) elements.
+ * Always inlined with a constant q8 (convt_direct_task below), so each dtype gets its own
+ * loop.  Each element's sum runs over the same taps in the same order wherever the task's
+ * W range starts, so results do not depend on the tiling. */
 static CONVT_ALWAYS_INLINE void
 convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *phases,
                        const void *w, int64_t ksize, const void *x, const convt_epi *E,
-                       void *out, const int64_t *task, void *acc, convt_direct_ops ops)
+                       void *out, const int64_t *task, void *acc, int64_t mtile,
+                       convt_direct_ops ops)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
@@ -84,7 +92,7 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
     const int64_t sd = G->stride[0], sh = G->stride[1], sw = G->stride[2];
     const int64_t ID = G->in_shape[0], IH = G->in_shape[1], IW = G->in_shape[2];
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
-    const int64_t Mh = P0->mcount[1], mwmax = (OW + sw - 1) / sw;
+    const int64_t Mh = P0->mcount[1], m0 = task[CONVT_D_M0], m1 = task[CONVT_D_M1];
     const int64_t esize = q8 ? 1 : 4;  /* bytes of an input / output element */
     const int64_t xoff = (n * G->cin + g * cig) * G->in_size, woff = (g * cig * cog + cl) * ksize;
     const int64_t ooff = (n * G->cout + co) * G->out_size;
@@ -94,25 +102,28 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
         const int64_t md = row / Mh, mh = row - md * Mh;
         for (int64_t i = 0; i < nw; ++i) {
             const convt_phase *P = P0 + i;
-            const int64_t Mw = P->mcount[2];
-            char *a = (char *)acc + i * mwmax * 4;
-            memset(a, 0, Mw * 4);  /* 0.0f and 0 */
+            /* this phase's positions m0 .. mend-1, at acc row offsets 0 .. mend-m0-1 */
+            const int64_t mend = P->mcount[2] < m1 ? P->mcount[2] : m1;
+            if (mend <= m0) continue;
+            char *a = (char *)acc + i * mtile * 4;
+            memset(a, 0, (mend - m0) * 4);  /* 0.0f and 0 */
             for (int64_t t = 0; t < P->ntaps; ++t) {
                 const int64_t *dl = P->delta + 3 * t;
                 const int64_t id = md + dl[0], ih = mh + dl[1];
                 if (id < 0 || id >= ID || ih < 0 || ih >= IH) continue;
-                const int64_t lo = dl[2] < 0 ? -dl[2] : 0;
-                const int64_t hi = Mw < IW - dl[2] ? Mw : IW - dl[2];
+                /* m with 0 <= m + dl[2] < IW */
+                const int64_t lo = m0 > -dl[2] ? m0 : -dl[2];
+                const int64_t hi = mend < IW - dl[2] ? mend : IW - dl[2];
                 if (lo >= hi) continue;
                 const int64_t xr = xoff + (id * IH + ih) * IW + dl[2] + lo;
                 for (int64_t ci = 0; ci < cig; ++ci) {
                     const int64_t wi = woff + ci * cog * ksize + P->kidx[t];
                     const int64_t xi = xr + ci * G->in_size;
                     if (q8)
-                        ops.s32((int32_t *)a + lo, (const uint8_t *)x + xi, E->zx,
+                        ops.s32((int32_t *)a + (lo - m0), (const uint8_t *)x + xi, E->zx,
                                 ((const int16_t *)w)[wi], hi - lo);
                     else
-                        ops.f32((float *)a + lo, (const float *)x + xi,
+                        ops.f32((float *)a + (lo - m0), (const float *)x + xi,
                                 ((const float *)w)[wi], hi - lo);
                 }
             }
@@ -122,39 +133,43 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
         if (q8) {  /* requantize each phase row, 16 at a time, then place it */
             uint8_t tmp[16], *o8 = (uint8_t *)orow;
             for (int64_t i = 0; i < nw; ++i) {
-                const int64_t Mw = P0[i].mcount[2], r = P0[i].residue[2];
-                const int32_t *a = (const int32_t *)acc + i * mwmax;
+                const int64_t n_m = (P0[i].mcount[2] < m1 ? P0[i].mcount[2] : m1) - m0;
+                const int32_t *a = (const int32_t *)acc + i * mtile;
+                uint8_t *o = o8 + P0[i].residue[2] + sw * m0;
                 int64_t m = 0;
-                for (; m + 16 <= Mw; m += 16) {
+                for (; m + 16 <= n_m; m += 16) {
                     convt_requant16(E->rq, co, a + m, 0, tmp);
-                    for (int j = 0; j < 16; ++j) o8[r + sw * (m + j)] = tmp[j];
+                    for (int j = 0; j < 16; ++j) o[sw * (m + j)] = tmp[j];
                 }
-                for (; m < Mw; ++m) o8[r + sw * m] = convt_requant_one(E->rq, co, a[m]);
+                for (; m < n_m; ++m) o[sw * m] = convt_requant_one(E->rq, co, a[m]);
             }
         } else if (nw == sw) {  /* every W residue: write the row contiguously, interleaving */
             const float *a = (const float *)acc;
             float *of = (float *)orow;
-            for (int64_t m = 0; m < mwmax; ++m)
+            for (int64_t m = m0; m < m1; ++m)
                 for (int64_t rw = 0; rw < sw && m * sw + rw < OW; ++rw)
-                    of[m * sw + rw] = a[rw * mwmax + m] + b;
+                    of[m * sw + rw] = a[rw * mtile + (m - m0)] + b;
         } else {  /* other positions of the row hold the bias already */
             const float *a = (const float *)acc;
             float *of = (float *)orow;
-            for (int64_t i = 0; i < nw; ++i)
-                for (int64_t m = 0; m < P0[i].mcount[2]; ++m)
-                    of[P0[i].residue[2] + sw * m] = a[i * mwmax + m] + b;
+            for (int64_t i = 0; i < nw; ++i) {
+                const int64_t mend = P0[i].mcount[2] < m1 ? P0[i].mcount[2] : m1;
+                for (int64_t m = m0; m < mend; ++m)
+                    of[P0[i].residue[2] + sw * m] = a[i * mtile + (m - m0)] + b;
+            }
         }
     }
 }
 
 static void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
                               const void *w, int64_t ksize, const void *x, const convt_epi *E,
-                              void *out, const int64_t *task, void *acc, convt_direct_ops ops)
+                              void *out, const int64_t *task, void *acc, int64_t mtile,
+                              convt_direct_ops ops)
 {
     if (q8)
-        convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, ops);
+        convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, mtile, ops);
     else
-        convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, ops);
+        convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, mtile, ops);
 }
 
 #endif

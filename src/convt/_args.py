@@ -160,14 +160,33 @@ def as_float32(value, name: str) -> np.ndarray:
     Integer, bool, complex and object data are TypeErrors: silently converting them hides
     mistakes such as passing quantized integers to the float operator.
     """
-    arr = np.asarray(value)
+    arr = as_array(value, name)
     if arr.dtype == np.float32:
-        return arr
+        # the kernels load float32 lanes: a view at an odd byte offset is copied (aligned)
+        return arr if arr.flags.aligned else arr.copy()
     if arr.dtype.kind != "f":
         raise TypeError(
             f"{name} must hold real floating-point values (float16, float32 or float64), "
             f"got dtype {arr.dtype}")
     return arr.astype(np.float32)
+
+
+def as_array(value, name: str) -> np.ndarray:
+    """``np.asarray(value)``, with NumPy's errors for things that are no array (ragged
+    lists, strings in numbers, too many dimensions) turned into ones naming ``name``."""
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__} "
+                        f"that NumPy cannot convert: {e}") from None
+    except MemoryError as e:
+        raise MemoryError(f"{name}: {e}") from None
+    if arr.dtype.kind in "OUSV":
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__} "
+                        f"holding {arr.dtype} data")
+    return arr
 
 
 def split_batch(x: np.ndarray, nd: int, name: str = "input") -> tuple[np.ndarray, bool]:
@@ -241,6 +260,9 @@ def check_out(out, shape: tuple, dtype, *inputs) -> np.ndarray:
         raise ValueError("out must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError("out is read-only")
+    if not out.flags.aligned:
+        raise ValueError(f"out must be aligned to its dtype ({out.dtype.itemsize} bytes), got "
+                         f"an array at byte offset {out.ctypes.data % out.dtype.itemsize}")
     for a in inputs:
         if a is not None and np.may_share_memory(out, a):
             raise ValueError("out must not overlap the input, weight or bias")
@@ -253,8 +275,20 @@ def allocate_output(xb, batched: bool, out_channels: int, out_spatial, out, dtyp
     check_alloc(shape)
     final_shape = shape if batched else shape[1:]
     if out is None:
-        return np.empty(final_shape, dtype=dtype), shape
+        return empty(final_shape, dtype, "output"), shape
     return check_out(out, final_shape, dtype, xb, *inputs), shape
+
+
+def empty(shape: tuple, dtype, name: str) -> np.ndarray:
+    """``np.empty``, with a MemoryError naming what could not be allocated."""
+    try:
+        return np.empty(shape, dtype=dtype)
+    except (MemoryError, ValueError) as e:
+        nbytes = np.dtype(dtype).itemsize
+        for s in shape:
+            nbytes *= int(s)
+        raise MemoryError(f"cannot allocate the {name} of shape {tuple(shape)} "
+                          f"({nbytes / 2**30:.3g} GiB): {e}") from None
 
 
 def check_alloc(shape: tuple, name: str = "output") -> None:

@@ -345,9 +345,20 @@ def _get_scratch(nbytes):
     as long as it uses the memory (a re-entrant call may replace the cached one)."""
     buf = getattr(_scratch, "buf", None)
     if buf is None or buf.nbytes < nbytes:
-        buf = np.empty(nbytes, dtype=np.uint8)
+        buf = None
+        _scratch.buf = None  # the old buffer goes before the new one is allocated
+        try:
+            buf = np.empty(nbytes, dtype=np.uint8)
+        except MemoryError:
+            raise MemoryError(f"cannot allocate {nbytes} bytes of scratch") from None
         _scratch.buf = buf
     return buf
+
+
+def scratch_nbytes():
+    """Bytes of scratch the calling thread holds (kept between calls; for tests)."""
+    buf = getattr(_scratch, "buf", None)
+    return 0 if buf is None else buf.nbytes
 
 
 cdef char *_aligned(object buf):
@@ -439,7 +450,7 @@ cdef _execute(pw, x, out, const convt_epi *E, num_threads):
     cdef const unsigned char[::1] xv = x.reshape(-1).view(np.uint8)
     cdef unsigned char[::1] ov = out.reshape(-1).view(np.uint8)
     if pw.direct:
-        _run_direct(&G, pw, <_PhaseTable>tab, sched.tasks, &xv[0], E, &ov[0], nthreads)
+        _run_direct(&G, pw, <_PhaseTable>tab, sched, &xv[0], E, &ov[0], nthreads)
     else:
         _run_gemm(&G, pw, <_PhaseTable>tab, sched, &xv[0], E, &ov[0], nthreads)
 
@@ -478,14 +489,15 @@ cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, const void *xp, const 
         free(wss)
 
 
-cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, const void *xp,
+cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, sched, const void *xp,
                  const convt_epi *E, void *op, int nthreads):
     """The direct-kernel task loop (groups with <= 2 output channels), float or int8."""
     cdef const convt_tier *T = convt_tiers[<int>pw.tier]
     cdef bint q8 = pw.kind != 0
-    cdef const int64_t[:, ::1] tasks = tasks_arr
+    cdef const int64_t[:, ::1] tasks = sched.tasks
     cdef Py_ssize_t ntasks = tasks.shape[0], t  # signed Py_ssize_t: MSVC OpenMP 2.0
-    cdef int64_t per = (convt_direct_scratch_floats(G) + 15) // 16 * 16  # int32 = float size
+    cdef int64_t mtile = sched.mtile
+    cdef int64_t per = (convt_direct_scratch_floats(G, mtile) + 15) // 16 * 16  # int32 = float
     scratch = _get_scratch(nthreads * per * 4 + 64)
     cdef char *acc = _aligned(scratch)
     cdef const unsigned char[::1] wv = (pw.w16 if q8 else pw.weight).reshape(-1).view(np.uint8)
@@ -497,8 +509,8 @@ cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, tasks_arr, const void *xp,
         if nthreads == 1:  # no OpenMP region (see _usable_threads)
             for t in range(ntasks):
                 convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0], acc,
-                                  ops)
+                                  mtile, ops)
         else:
             for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
                 convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0],
-                                  acc + threadid() * per * 4, ops)
+                                  acc + threadid() * per * 4, mtile, ops)

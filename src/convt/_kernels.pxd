@@ -81,13 +81,14 @@ cdef extern from "convt/tiers.h" nogil:
                       void *apack, int32_t *wsum, int64_t wsum_cog)
     unsigned char convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
 
-    int64_t convt_direct_scratch_floats(const convt_geom *G)
+    int64_t convt_direct_scratch_floats(const convt_geom *G, int64_t mtile)
     ctypedef struct convt_direct_ops:
         convt_f32_axpy_fn f32
         convt_s32_axpy_fn s32
     void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
                            const void *w, int64_t ksize, const void *x, const convt_epi *E,
-                           void *out, const int64_t *task, void *acc, convt_direct_ops ops)
+                           void *out, const int64_t *task, void *acc, int64_t mtile,
+                           convt_direct_ops ops)
 
 
 cdef extern from "convt/threads.h" nogil:

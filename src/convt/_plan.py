@@ -35,6 +35,9 @@ NC_SPLIT_MIN = 32
 # Groups with at most this many output channels use the direct kernel (include/convt/direct.h):
 # a GEMM would fill only 1-2 of the micro-kernel's MR rows.
 DIRECT_MAX_COG = 2
+# The direct kernel's accumulators per thread: one row per W phase of a group, tiled along W
+# to this many 4-byte elements in all (256 KiB, within L2), whatever the row length.
+DIRECT_TILE_ELEMS = 1 << 16
 # Output rows shorter than WPAD_MAX_ROW columns are padded to whole slivers when that adds at
 # most WPAD_MAX_EXTRA of their columns (measured: 1d_seed's 51-column rows gain 1.3-2x; 3d_seed's
 # 100-column rows lose 9% in float, as few of their slivers cross a row end).
@@ -136,10 +139,12 @@ def phase_grid(phases: Phases, out_shape, stride) -> np.ndarray:
 @dataclass(frozen=True)
 class DirectSchedule:
     """Direct-kernel tasks (rows: n, output channel, first phase of a W group, row0, row1 of
-    that group's (md, mh) grid)."""
+    that group's (md, mh) grid, m0, m1 of its W grid) and the W tile (``mtile`` >= m1 - m0)
+    that sizes each thread's accumulator rows."""
 
-    tasks: np.ndarray  # (ntasks, 5) int64
+    tasks: np.ndarray  # (ntasks, 7) int64
     mcount: np.ndarray  # (P, 3) int64
+    mtile: int
     macs: int
 
 
@@ -152,15 +157,29 @@ def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
     heads = np.arange(0, len(ntaps), phases.nw)
     rows = mcount[heads, 0] * mcount[heads, 1]
     heads, rows = heads[rows > 0], rows[rows > 0]
-    per = max(1, math.ceil(MIN_TASKS * 2 / max(1, batch * cout * len(heads))))
+    # W tiles: the accumulators of a group's nw phases fit DIRECT_TILE_ELEMS (bounded scratch
+    # for any row length); rows split first, then W, until there are tasks for every thread.
+    mwmax = -(-int(out_shape[2]) // int(stride[2]))
+    mtile = min(_ceil_to(mwmax, NR), max(NR, DIRECT_TILE_ELEMS // phases.nw // NR * NR))
+    outer = max(1, batch * cout * len(heads))
+    per = max(1, math.ceil(MIN_TASKS * 2 / outer))
     units = [(int(h), a, b) for h, r in zip(heads, rows)
              for a, b in _even_blocks(int(r), math.ceil(int(r) / per), 1)]
-    units = np.asarray(units, dtype=np.int64).reshape(-1, 3)
+    nunits = max(1, len(units))
+    want_w = math.ceil(MIN_TASKS * 2 / (batch * cout * nunits))
+    mtile = min(mtile, max(NR, _ceil_to(math.ceil(mwmax / want_w), NR)))
+    wblocks = [(a, min(mwmax, a + mtile)) for a in range(0, mwmax, mtile)]
+    units = [u + wb for u in units for wb in wblocks]
+    units = np.asarray(units, dtype=np.int64).reshape(-1, 5)
     n, c, u = np.meshgrid(np.arange(batch), np.arange(cout), np.arange(len(units)),
                           indexing="ij")
     n, c, u = n.ravel(), c.ravel(), u.ravel()
     tasks = np.concatenate([np.stack([n, c], axis=1), units[u]], axis=1).astype(np.int64)
-    return DirectSchedule(tasks=tasks.reshape(-1, 5), mcount=mcount, macs=macs)
+    return DirectSchedule(tasks=tasks.reshape(-1, 7), mcount=mcount, mtile=mtile, macs=macs)
+
+
+def _ceil_to(v: int, m: int) -> int:
+    return -(-v // m) * m
 
 
 def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,

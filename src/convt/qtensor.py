@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from . import _args
+
 __all__ = ["QTensor", "quantize_per_tensor", "quantize_per_channel"]
 
 _RANGES = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
@@ -24,14 +26,20 @@ def _check_dtype(dtype, name="dtype"):
     return dt
 
 
+_F32_TINY = float(np.finfo(np.float32).tiny)
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_scale(scale, name="scale"):
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (numbers.Real, np.floating)):
         raise TypeError(f"{name} must be a real number, got {scale!r}")
     s = float(scale)
     if not (np.isfinite(s) and s > 0):
         raise ValueError(f"{name} must be positive and finite, got {s}")
-    if not np.float32(s) > 0 or not np.isfinite(np.float32(s)):
-        raise ValueError(f"{name} must be representable as a positive float32, got {s}")
+    # a normal float32: denormal scales lose precision and their reciprocals overflow
+    if not _F32_TINY <= s <= _F32_MAX:
+        raise ValueError(f"{name} must be a positive normal float32, in "
+                         f"[{_F32_TINY:.6g}, {_F32_MAX:.6g}], got {s}")
     return s
 
 
@@ -53,7 +61,10 @@ def _check_axis(axis, ndim):
 
 
 def _check_channel_params(scales, zero_points, length, dt):
-    scales = np.asarray(scales, dtype=np.float64)
+    scales = np.asarray(scales)
+    if scales.dtype.kind not in "fiu":
+        raise TypeError(f"scales must be real numbers, got dtype {scales.dtype}")
+    scales = scales.astype(np.float64)
     zps = np.asarray(zero_points)
     if scales.shape != (length,):
         raise ValueError(f"scales must have shape ({length},) (one per channel), got {scales.shape}")
@@ -62,8 +73,9 @@ def _check_channel_params(scales, zero_points, length, dt):
                          f"got {zps.shape}")
     if zps.dtype.kind not in "iu":
         raise TypeError(f"zero_points must be integers, got dtype {zps.dtype}")
-    if not np.all(np.isfinite(scales) & (scales > 0)) or not np.all(scales.astype(np.float32) > 0):
-        raise ValueError(f"scales must be positive and finite, got {scales}")
+    if not np.all((scales >= _F32_TINY) & (scales <= _F32_MAX)):
+        raise ValueError(f"scales must be positive normal float32 values, in "
+                         f"[{_F32_TINY:.6g}, {_F32_MAX:.6g}], got {scales}")
     lo, hi = _RANGES[dt]
     if zps.size and (zps.min() < lo or zps.max() > hi):
         raise ValueError(f"zero_points must be in [{lo}, {hi}] for {dt}, got {zps}")
@@ -96,7 +108,7 @@ class QTensor:
     __slots__ = ("_q", "_scale", "_zero_point", "_axis")
 
     def __init__(self, int_repr, scale, zero_point, *, axis=None):
-        q = np.asarray(int_repr)
+        q = _args.as_array(int_repr, "int_repr")
         dt = _check_dtype(q.dtype, "int_repr dtype")
         self._q = q
         if axis is None:
@@ -194,7 +206,7 @@ def _rebuild(q, scale, zero_point, axis):
 
 
 def _as_float32(x, name="input"):
-    arr = np.asarray(x)
+    arr = _args.as_array(x, name)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must hold floating-point values, got dtype {arr.dtype}")
     return arr.astype(np.float32, copy=False)
@@ -235,7 +247,7 @@ def quantize_per_tensor(x, scale, zero_point, dtype=np.uint8) -> QTensor:
     s = _check_scale(scale)
     zp = _check_zero_point(zero_point, dt)
     inv = np.float32(1.0) / np.float32(s)
-    return QTensor(_quantize(_as_float32(x), inv, zp, dt, True), s, zp)
+    return QTensor(_quantize(_as_float32(x, "x"), inv, zp, dt, True), s, zp)
 
 
 def quantize_per_channel(x, scales, zero_points, axis, dtype=np.int8) -> QTensor:
@@ -252,7 +264,7 @@ def quantize_per_channel(x, scales, zero_points, axis, dtype=np.int8) -> QTensor
            [ 51, 101]], dtype=int8)
     """
     dt = _check_dtype(dtype)
-    x32 = _as_float32(x)
+    x32 = _as_float32(x, "x")
     ax = _check_axis(axis, x32.ndim)
     sc, zps = _check_channel_params(scales, zero_points, x32.shape[ax], dt)
     shape = [1] * x32.ndim
