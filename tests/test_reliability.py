@@ -311,3 +311,11 @@ def test_unallocatable_output_is_a_memory_error_naming_it():
     w = np.ones((1, 1, 1), np.float32)
     with pytest.raises(MemoryError, match="cannot allocate the output"):
         convt.conv_transpose1d(x, w, stride=2**31 - 1)
+
+
+@pytest.mark.parametrize("cls", [convt.ConvTranspose1d, convt.quantized.ConvTranspose1d])
+def test_unallocatable_layer_weight_is_a_memory_error_naming_it(cls):
+    """Each argument within bounds, their product beyond any memory: NumPy's "array is too
+    big" becomes a MemoryError naming the weight."""
+    with pytest.raises(MemoryError, match="cannot allocate the weight"):
+        cls(2**31 - 1, 2**31 - 1, 3)

@@ -75,6 +75,16 @@ def init_bound(out_channels, groups, kernel_size) -> float:
     return 1.0 / math.sqrt(out_channels // groups * math.prod(kernel_size))
 
 
+def init_weight(shape: tuple, bound: float, rng) -> np.ndarray:
+    """float32 U(-bound, bound) of ``shape``, made in place (no float64 temporary), with a
+    MemoryError naming the weight when it cannot be allocated."""
+    w = _args.empty(shape, np.float32, "weight")
+    np.random.default_rng(rng).random(out=w, dtype=np.float32)
+    w *= np.float32(2 * bound)
+    w -= np.float32(bound)
+    return w
+
+
 class _ConvTransposeNd(TransposedLayerBase):
     """Shared implementation; subclasses fix ``_nd``."""
 
@@ -87,9 +97,8 @@ class _ConvTransposeNd(TransposedLayerBase):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         gen = np.random.default_rng(rng)
         bound = init_bound(self.out_channels, self.groups, self.kernel_size)
-        self.weight = gen.uniform(-bound, bound, self._weight_shape()).astype(np.float32)
-        self.bias = (gen.uniform(-bound, bound, self.out_channels).astype(np.float32)
-                     if bias else None)
+        self._set_weight(init_weight(self._weight_shape(), bound, gen))
+        self.bias = init_weight((self.out_channels,), bound, gen) if bias else None
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -107,7 +116,10 @@ class _ConvTransposeNd(TransposedLayerBase):
         expect = self._weight_shape()
         if w.shape != expect:
             raise ValueError(f"weight must have shape {expect}, got {w.shape}")
-        w = np.array(w, dtype=np.float32, order="C", copy=True)
+        self._set_weight(np.array(w, dtype=np.float32, order="C", copy=True))
+
+    def _set_weight(self, w: np.ndarray) -> None:
+        """Take ownership of a C-contiguous float32 weight of the right shape."""
         w.flags.writeable = False
         self._weight = w
         self._packed = None

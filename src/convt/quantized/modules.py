@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import _args
-from ..modules import TransposedLayerBase, init_bound
+from ..modules import TransposedLayerBase, init_bound, init_weight
 from ..qtensor import QTensor, _check_scale, _check_zero_point, quantize_per_channel, \
     quantize_per_tensor
 from .functional import check_qinput, check_qweight, check_requant, pack_weight, run
@@ -96,10 +96,10 @@ class _QConvTransposeNd(TransposedLayerBase):
         # Deterministic start (torch leaves it uninitialised): the float layer's initial
         # weights, quantized symmetrically per tensor; bias zero.
         bound = init_bound(self.out_channels, self.groups, self.kernel_size)
-        w = np.random.default_rng(rng).uniform(-bound, bound, self._weight_shape())
+        w = init_weight(self._weight_shape(), bound, rng)
         self.scale = 1.0
         self.zero_point = 0
-        self.set_weight_bias(_quantize_weight(w.astype(np.float32), "per_tensor"),
+        self.set_weight_bias(_quantize_weight(w, "per_tensor"),
                              np.zeros(self.out_channels, np.float32) if bias else None)
 
     # -- output quantization: takes effect on the next call --------------------------------
