@@ -1,7 +1,7 @@
 """Independent int64 reference for the quantized operator (shared/QUANT_SPEC.md):
 
     acc[n, o, q] = sum over taps (x - zx) * (w - zw[o])     exact, in int64 (then wrapped to int32)
-    fbgemm:  y = clamp(rint(f32(f32(f32(acc) + f32(bias * rcp)) * M)) + zy, 0, 255)
+    fbgemm:  y = clamp(rint(f32(fma(bias, rcp, f32(acc)) * M)) + zy, 0, 255)   (fma: one rounding)
     qnnpack: y = clamp(rint(f32(f32(acc + qbias) * R)) + zy, 0, 255)
 """
 
@@ -39,6 +39,24 @@ def accumulate(xq, zx, wq, zw, stride=1, padding=0, output_padding=0, groups=1, 
     return acc
 
 
+def fma_f32(a, b, c):
+    """float32 a * b + c rounded once (half to even), from float64 arithmetic: the product of
+    two float32 is exact in float64; the sum is rounded to float64 (TwoSum keeps its error)
+    and then to float32, which rounds twice only when the float64 sum lands exactly on a
+    float32 midpoint -- then the error's sign says which neighbour the exact value is nearer."""
+    p = np.asarray(a, np.float64) * np.asarray(b, np.float64)
+    c = np.asarray(c, np.float64)
+    s = p + c
+    bv = s - p
+    err = (p - (s - bv)) + (c - bv)  # p + c == s + err exactly
+    r = s.astype(f32)
+    r64 = r.astype(np.float64)
+    other = np.where(r64 > s, np.nextafter(r, f32(-np.inf)), np.nextafter(r, f32(np.inf)))
+    at_mid = (s == (r64 + other.astype(np.float64)) / 2) & (err != 0)
+    toward_other = np.sign(other.astype(np.float64) - r64) == np.sign(err)
+    return np.where(at_mid & toward_other, other, r).astype(f32)
+
+
 def requantize(acc, mode, sx, sw_out, bias, sy, zy):
     """uint8 output from the int64 accumulator; sw_out per output channel (C_out,)."""
     acc32 = acc.astype(np.int64).astype(np.int32)  # int32 wrap-around, like every engine
@@ -50,7 +68,7 @@ def requantize(acc, mode, sx, sw_out, bias, sy, zy):
         v = acc32.astype(f32)
         if bias is not None:
             rcp = (1.0 / a.astype(np.float64)).astype(f32)
-            v = (v + (np.asarray(bias, f32).reshape(shape) * rcp).astype(f32)).astype(f32)
+            v = fma_f32(np.asarray(bias, f32).reshape(shape), rcp, v)
         y = np.rint((v * M).astype(f32))
     else:
         if bias is None:

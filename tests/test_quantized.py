@@ -336,3 +336,43 @@ def test_from_float(rng, qscheme):
         convt.quantized.ConvTranspose2d.from_float(
             fm, input_scale=0.05, input_zero_point=0, output_scale=0.05,
             output_zero_point=128, weight_qscheme="per_group")
+
+
+# ------------------------------------------------------------------ fbgemm's fused bias step
+@pytest.mark.parametrize("cout", [1, 2, 8, 40])  # direct kernel and GEMM, vector and tail
+def test_fbgemm_bias_step_is_one_fused_multiply_add(cout):
+    """Issue 9's near-tie reproducer: (127-10)*-45 + (19-10)*-1 = -5274 with bias -2.40308.
+    Rounded twice (f32(bias*rcp), then + acc) the value is -56.500004 -> 98; FBGEMM's fused
+    multiply-add gives -56.499996 -> 99, torch's output, on every path and tier."""
+    n = 37  # 2 blocks of 16 and a tail
+    x = np.empty((1, 2, n), np.uint8)
+    x[:, 0], x[:, 1] = 127, 19
+    w = np.empty((2, cout, 1), np.int8)
+    w[0], w[1] = -45, -1
+    bias = np.full(cout, -2.40308, np.float32)
+    y = QF.conv_transpose1d(convt.QTensor(x, 0.02, 10), convt.QTensor(w, 0.004, 0), bias,
+                            scale=0.05, zero_point=155)
+    np.testing.assert_array_equal(y.int_repr(), np.full((1, cout, n), 99, np.uint8))
+
+
+def test_reference_fma_is_rounded_once(rng):
+    """The test reference's float32 fma against exact rational arithmetic, on values whose
+    float64 sums land on float32 midpoints (where rounding twice goes wrong)."""
+    from fractions import Fraction
+    from reference_q import fma_f32
+
+    a = rng.standard_normal(3000).astype(np.float32)
+    b = rng.standard_normal(3000).astype(np.float32)
+    # c near -a*b + a float32 midpoint, so that many sums are ties or near-ties
+    c = (-(a.astype(np.float64) * b) + rng.integers(-4, 4, 3000) * 0.5).astype(np.float32)
+    got = fma_f32(a, b, c)
+    for i in range(len(a)):
+        exact = Fraction(float(a[i])) * Fraction(float(b[i])) + Fraction(float(c[i]))
+        lo = np.float32(float(exact))  # nearest float64, then a candidate float32
+        cands = [np.nextafter(lo, np.float32(-np.inf)), lo, np.nextafter(lo, np.float32(np.inf))]
+        errs = [abs(Fraction(float(v)) - exact) for v in cands]
+        best = min(errs)
+        ok = [v for v, e in zip(cands, errs) if e == best]
+        if len(ok) == 2:  # a true tie: the even mantissa
+            ok = [v for v in ok if not (np.float32(v).view(np.int32) & 1)]
+        assert got[i] == ok[0], (i, a[i], b[i], c[i], got[i], ok)

@@ -63,6 +63,35 @@ static inline __m512i convt_simde_cvtps_epi32(__m512 v)  /* current rounding mod
 }
 #define _mm512_cvtps_epi32 convt_simde_cvtps_epi32
 #endif
+/* SIMDe's fallback FMAs round twice (a multiply, then an add); the instructions round once,
+ * and the requantization's bias step must (it matches FBGEMM's fused multiply-add). */
+static inline __m128 convt_simde_fmadd_ss(__m128 a, __m128 b, __m128 c)
+{
+    float x[4], y[4], z[4];
+    _mm_storeu_ps(x, a); _mm_storeu_ps(y, b); _mm_storeu_ps(z, c);
+    z[0] = fmaf(x[0], y[0], z[0]);
+    return _mm_loadu_ps(z);
+}
+static inline __m256 convt_simde_fmadd_ps256(__m256 a, __m256 b, __m256 c)
+{
+    float x[8], y[8], z[8];
+    _mm256_storeu_ps(x, a); _mm256_storeu_ps(y, b); _mm256_storeu_ps(z, c);
+    for (int i = 0; i < 8; ++i) z[i] = fmaf(x[i], y[i], z[i]);
+    return _mm256_loadu_ps(z);
+}
+static inline __m512 convt_simde_fmadd_ps512(__m512 a, __m512 b, __m512 c)
+{
+    float x[16], y[16], z[16];
+    _mm512_storeu_ps(x, a); _mm512_storeu_ps(y, b); _mm512_storeu_ps(z, c);
+    for (int i = 0; i < 16; ++i) z[i] = fmaf(x[i], y[i], z[i]);
+    return _mm512_loadu_ps(z);
+}
+#undef _mm_fmadd_ss
+#undef _mm256_fmadd_ps
+#undef _mm512_fmadd_ps
+#define _mm_fmadd_ss convt_simde_fmadd_ss
+#define _mm256_fmadd_ps convt_simde_fmadd_ps256
+#define _mm512_fmadd_ps convt_simde_fmadd_ps512
 #ifndef _mm512_cvtusepi32_epi8
 static inline __m128i convt_simde_cvtusepi32_epi8(__m512i a)
 {

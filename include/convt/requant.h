@@ -2,11 +2,13 @@
  * engines (shared/QUANT_SPEC.md; the per-channel constants are computed in Python,
  * convt/quantized/_requant.py, with the same float32 roundings):
  *
- *   fbgemm:  y = clamp(rint(f32(f32(f32(acc) + fbias[o]) * mult[o])) + zy, 0, 255)
+ *   fbgemm:  y = clamp(rint(f32(fma(bias[o], rcp[o], f32(acc)) * mult[o])) + zy, 0, 255)
  *   qnnpack: y = clamp(rint(f32(f32(acc + ibias[o]) * mult[o])) + zy, 0, 255)
  *
- * rint rounds half to even (the default rounding mode).  Every step is a separate float32
- * operation: -std=c11 keeps GCC from contracting them into FMAs, and no a*b+c shape occurs.
+ * rint rounds half to even (the default rounding mode).  fbgemm's bias step is one fused
+ * multiply-add, rounded once: FBGEMM's source writes bias * rcp + acc, and its AVX2 build
+ * (-mfma) compiles that to vfmadd231ps (seen in torch 2.13's libtorch_cpu); every other step
+ * is a separate float32 operation (-std=c11 keeps GCC from contracting them).
  */
 #ifndef CONVT_REQUANT_H
 #define CONVT_REQUANT_H
@@ -21,7 +23,8 @@ typedef struct {
     int mode;
     int32_t zy;
     const float *mult;     /* fbgemm: M[o] = f32(a / sy); qnnpack: R[o] */
-    const float *fbias;    /* fbgemm: f32(bias[o] * rcp[o]), 0 without bias */
+    const float *bias;     /* fbgemm: bias[o] (float32), 0 without bias */
+    const float *rcp;      /* fbgemm: rcp[o] = f32(1 / (double) a[o]) */
     const int32_t *ibias;  /* qnnpack: quantized bias, 0 without bias */
 } convt_requant;
 
@@ -47,8 +50,7 @@ static inline uint8_t convt_requant_one(const convt_requant *q, int64_t o, int32
 {
     float v;
     if (q->mode == CONVT_REQUANT_FBGEMM) {
-        const float sum = (float)acc + q->fbias[o];
-        v = sum * q->mult[o];
+        v = fmaf(q->bias[o], q->rcp[o], (float)acc) * q->mult[o];
     } else {
         const int32_t a = (int32_t)((uint32_t)acc + (uint32_t)q->ibias[o]);
         v = (float)a * q->mult[o];
@@ -71,9 +73,9 @@ static CONVT_ALWAYS_INLINE void convt_requant16(const convt_requant *q, int64_t 
     /* convt_requant_one's steps, written so that the loops vectorise */
     const float m = q->mult[o], zy = (float)q->zy;
     if (q->mode == CONVT_REQUANT_FBGEMM) {
-        const float fb = q->fbias[o];
+        const float b = q->bias[o], r = q->rcp[o];
         for (int j = 0; j < 16; ++j) {
-            float v = ((float)convt_wrap_add(acc[j], add) + fb) * m;
+            float v = fmaf(b, r, (float)convt_wrap_add(acc[j], add)) * m;
             v = v == v ? v : 0.0f;
             dst[j] = convt_round_clamp(v, zy);
         }
@@ -100,9 +102,9 @@ convt_requant16_avx2(const convt_requant *q, int64_t o, const int32_t *CONVT_RES
     __m256 v0, v1;
     if (q->mode == CONVT_REQUANT_FBGEMM) {
         const __m256i ad = _mm256_set1_epi32(add);
-        const __m256 fb = _mm256_set1_ps(q->fbias[o]);
-        v0 = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a0, ad)), fb), m);
-        v1 = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a1, ad)), fb), m);
+        const __m256 b = _mm256_set1_ps(q->bias[o]), r = _mm256_set1_ps(q->rcp[o]);
+        v0 = _mm256_mul_ps(_mm256_fmadd_ps(b, r, _mm256_cvtepi32_ps(_mm256_add_epi32(a0, ad))), m);
+        v1 = _mm256_mul_ps(_mm256_fmadd_ps(b, r, _mm256_cvtepi32_ps(_mm256_add_epi32(a1, ad))), m);
     } else {
         const __m256i ib = _mm256_set1_epi32((int32_t)((uint32_t)q->ibias[o] + (uint32_t)add));
         v0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a0, ib)), m);
@@ -130,7 +132,8 @@ convt_requant16_avx512(const convt_requant *q, int64_t o, const int32_t *CONVT_R
     __m512 v;
     if (q->mode == CONVT_REQUANT_FBGEMM) {
         a = _mm512_add_epi32(a, _mm512_set1_epi32(add));
-        v = _mm512_mul_ps(_mm512_add_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(q->fbias[o])), m);
+        v = _mm512_mul_ps(_mm512_fmadd_ps(_mm512_set1_ps(q->bias[o]), _mm512_set1_ps(q->rcp[o]),
+                                          _mm512_cvtepi32_ps(a)), m);
     } else {
         a = _mm512_add_epi32(a, _mm512_set1_epi32((int32_t)((uint32_t)q->ibias[o] + (uint32_t)add)));
         v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), m);

@@ -409,18 +409,20 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
     """out[...] = requantized exact conv_transpose of uint8 ``x`` with int8 packed ``pw``.
 
     ``x`` (N, C_in, D, H, W) and ``out`` (N, C_out, OD, OH, OW) are C-contiguous uint8;
-    ``requant`` = (mode, zy, mult, fbias, ibias): mode 0 fbgemm / 1 qnnpack, per-output-channel
-    float32 ``mult`` and ``fbias`` and int32 ``ibias`` arrays (see include/convt/requant.h).
+    ``requant`` = (mode, zy, mult, bias, rcp, ibias): mode 0 fbgemm / 1 qnnpack,
+    per-output-channel float32 ``mult``, ``bias`` and ``rcp`` and int32 ``ibias`` arrays (see
+    include/convt/requant.h).
     """
     if x.shape[0] == 0:
         return out
     cdef convt_requant rq
-    mode, zy, mult, fbias, ibias = requant
+    mode, zy, mult, bias, rcp, ibias = requant
     cdef const float[::1] mv = mult
-    cdef const float[::1] fv = fbias
+    cdef const float[::1] bv = bias
+    cdef const float[::1] rv = rcp
     cdef const int32_t[::1] iv = ibias
     rq.mode, rq.zy = mode, zy
-    rq.mult, rq.fbias, rq.ibias = &mv[0], &fv[0], &iv[0]
+    rq.mult, rq.bias, rq.rcp, rq.ibias = &mv[0], &bv[0], &rv[0], &iv[0]
     if not pw.phases.complete:
         # Kernel smaller than stride: some positions get no tap, only requant(0 + bias).
         fill = np.array([convt_requant_one(&rq, o, 0) for o in range(out.shape[1])],

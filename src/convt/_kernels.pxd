@@ -32,7 +32,8 @@ cdef extern from "convt/tiers.h" nogil:
         int mode
         int32_t zy
         const float *mult
-        const float *fbias
+        const float *bias
+        const float *rcp
         const int32_t *ibias
 
     ctypedef struct convt_epi:

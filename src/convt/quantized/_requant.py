@@ -37,7 +37,8 @@ def _check_bias_term(bias, term, what: str) -> None:
 
 
 def constants(mode: str, sx: float, sw: np.ndarray, sy: float, bias: np.ndarray | None):
-    """(mode id, mult, fbias, ibias) for per-output-channel weight scales ``sw`` (C_out,)."""
+    """(mode id, mult, bias, rcp, ibias) for per-output-channel weight scales ``sw``
+    (C_out,): the arrays of include/convt/requant.h's ``convt_requant``."""
     sw = np.asarray(sw, dtype=np.float64)
     n = sw.shape[0]
     if bias is not None and not np.all(np.isfinite(bias)):
@@ -51,16 +52,16 @@ def constants(mode: str, sx: float, sw: np.ndarray, sy: float, bias: np.ndarray 
     _check_normal((a / _f32(sy)).astype(_f32),
                   "the input's scale times the weight's scale divided by scale", sx, sw, sy)
     if mode == "fbgemm":
-        # a = f32(sx * sw); M = f32(a / sy); rcp = f32(1 / (double) a); fbias = f32(bias * rcp)
+        # a = f32(sx * sw); M = f32(a / sy); rcp = f32(1 / (double) a); the kernels compute
+        # fma(bias, rcp, f32(acc)) rounded once (include/convt/requant.h)
         mult = (a / _f32(sy)).astype(_f32)
         rcp = (1.0 / a.astype(np.float64)).astype(_f32)
-        if bias is None:
-            fbias = np.zeros(n, _f32)
-        else:
-            with np.errstate(over="ignore", invalid="ignore"):
-                fbias = (np.asarray(bias, _f32) * rcp).astype(_f32)
-            _check_bias_term(bias, fbias, "bias / (input scale * weight scale)")
-        return 0, np.ascontiguousarray(mult), np.ascontiguousarray(fbias), np.zeros(n, np.int32)
+        b = np.zeros(n, _f32) if bias is None else np.asarray(bias, _f32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _check_bias_term(b, (b.astype(np.float64) * rcp).astype(_f32),
+                             "bias / (input scale * weight scale)")
+        return (0, np.ascontiguousarray(mult), np.ascontiguousarray(b),
+                np.ascontiguousarray(rcp), np.zeros(n, np.int32))
     if mode == "qnnpack":
         # qbias = rint(f32(bias * f32(1 / f32((double) sw * (double) sx))))
         # R = f32(f32(f32(sw) * f32(sx)) * f32(1 / f32(sy)))
@@ -79,5 +80,5 @@ def constants(mode: str, sx: float, sw: np.ndarray, sy: float, bias: np.ndarray 
                     f"scale {float(np.min(sw)):.6g}")
             ibias = q.astype(np.int32)
         mult = ((sw.astype(_f32) * _f32(sx)).astype(_f32) * (_f32(1.0) / _f32(sy))).astype(_f32)
-        return 1, np.ascontiguousarray(mult), np.zeros(n, _f32), ibias
+        return 1, np.ascontiguousarray(mult), np.zeros(n, _f32), np.zeros(n, _f32), ibias
     raise ValueError(f"requant must be one of {MODES}, got {mode!r}")

@@ -72,10 +72,9 @@ def run(packed, xb: np.ndarray, batched: bool, sx: float, zx: int, sw: np.ndarra
                                           np.uint8, bias, *keep_apart)
     groups = out_channels // len(sw)
     consts = _requant.constants(requant, sx, np.tile(sw, groups), scale, bias)
-    mode, mult, fbias, ibias = consts
     x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
     o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
-    _engine.conv_transpose_q8(packed, x5, zx, (mode, zero_point, mult, fbias, ibias), o5,
+    _engine.conv_transpose_q8(packed, x5, zx, (consts[0], zero_point) + consts[1:], o5,
                               threads)
     return QTensor(result, scale, zero_point)
 
