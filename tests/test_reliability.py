@@ -326,3 +326,55 @@ def test_unallocatable_layer_weight_is_a_memory_error_naming_it(cls):
     big" becomes a MemoryError naming the weight."""
     with pytest.raises(MemoryError, match="cannot allocate the weight"):
         cls(2**31 - 1, 2**31 - 1, 3)
+
+
+# ------------------------------------------------------------------ found by tests/test_fuzz.py
+def _q(shape, dtype=np.uint8, scale=0.1):
+    return convt.QTensor(np.zeros(shape, dtype), scale, 0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: convt.conv_transpose2d(np.zeros((1, 0, 1, 1), np.float32),
+                                   np.zeros((0, 3, 2, 2), np.float32)),
+    lambda: convt.conv_transpose1d(np.zeros((1, 0, 1), np.float32),
+                                   np.zeros((0, 1, 1), np.float32), groups=2**31 - 1),
+    lambda: QF.conv_transpose3d(_q((1, 0, 1, 1, 1)), _q((0, 3, 3, 3, 3), np.int8), scale=0.1,
+                                zero_point=5),
+], ids=["float", "huge-groups", "quantized"])
+def test_zero_input_channels_are_a_value_error(call):
+    """Zero input channels wrote past the output (heap corruption) or hung planning with a
+    huge groups: a ValueError naming the input."""
+    with pytest.raises(ValueError, match="input has 0 channels"):
+        call()
+
+
+@pytest.mark.parametrize("rng,exc", [(-1, ValueError), ("x", TypeError), (1.5, TypeError),
+                                     (True, TypeError), (b"x", TypeError)])
+@pytest.mark.parametrize("cls", [convt.ConvTranspose1d, convt.quantized.ConvTranspose1d])
+def test_bad_rng_names_it(cls, rng, exc):
+    with pytest.raises(exc, match="rng"):
+        cls(2, 2, 3, rng=rng)
+
+
+@pytest.mark.parametrize("value", [np.array(["zeros", "zeros"]), np.array(["zeros"]), ["zeros"]])
+def test_padding_mode_must_be_a_string(value):
+    with pytest.raises(ValueError, match="padding_mode"):
+        convt.ConvTranspose1d(2, 2, 3, padding_mode=value)
+
+
+@pytest.mark.parametrize("value", [np.array(["fbgemm", "qnnpack"]), np.array(["fbgemm"])])
+def test_requant_must_be_a_string(value):
+    with pytest.raises(ValueError, match="requant"):
+        QF.conv_transpose1d(_q((1, 2, 3)), _q((2, 2, 3), np.int8), scale=0.1, zero_point=0,
+                            requant=value)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: convt.QTensor(np.zeros(3, np.uint8), 2**1024, 0),
+    lambda: convt.quantize_per_tensor(np.zeros(3, np.float32), 2**1024, 0),
+    lambda: QF.conv_transpose1d(_q((1, 2, 3)), _q((2, 2, 3), np.int8), scale=2**1024,
+                                zero_point=0),
+])
+def test_int_scale_beyond_float64_is_a_value_error(call):
+    with pytest.raises(ValueError, match="scale"):
+        call()

@@ -138,10 +138,24 @@ def check_channels(in_channels, out_channels, groups) -> tuple[int, int]:
 
 
 def check_padding_mode(padding_mode) -> str:
-    if padding_mode != "zeros":
+    if not isinstance(padding_mode, str) or padding_mode != "zeros":
         raise ValueError(
             f"padding_mode must be 'zeros' for transposed convolution, got {padding_mode!r}")
     return padding_mode
+
+
+def as_rng(rng) -> np.random.Generator:
+    """``numpy.random.default_rng(rng)`` for a seed (None, a non-negative int or a sequence
+    of them), a SeedSequence, BitGenerator or Generator; anything else an error naming rng."""
+    if isinstance(rng, (bool, np.bool_, str, bytes, float, np.floating)):
+        raise TypeError(f"rng must be None, a non-negative int seed or a numpy.random.Generator, "
+                        f"got {rng!r}")
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError) as e:
+        raise (ValueError if isinstance(e, ValueError) else TypeError)(
+            f"rng must be None, a non-negative int seed or a numpy.random.Generator, got "
+            f"{rng!r} ({e})") from None
 
 
 def check_num_threads(num_threads) -> int | None:
@@ -223,6 +237,8 @@ def normalise_weight(w: np.ndarray, nd: int, groups: int, in_channels: int) -> n
             f"weight must have shape (C_in, C_out/groups, *kernel) with {nd} kernel dimensions "
             f"({nd + 2} in all) or (groups, C_in/groups, C_out/groups, *kernel), "
             f"got shape {w.shape}")
+    if in_channels == 0:
+        raise ValueError(f"input has 0 channels: at least one is needed (weight shape {w.shape})")
     if w.shape[0] != in_channels:
         raise ValueError(
             f"weight has {w.shape[0]} input channels (shape {w.shape}) but input has "

@@ -79,7 +79,7 @@ def init_weight(shape: tuple, bound: float, rng) -> np.ndarray:
     """float32 U(-bound, bound) of ``shape``, made in place (no float64 temporary), with a
     MemoryError naming the weight when it cannot be allocated."""
     w = _args.empty(shape, np.float32, "weight")
-    np.random.default_rng(rng).random(out=w, dtype=np.float32)
+    _args.as_rng(rng).random(out=w, dtype=np.float32)
     w *= np.float32(2 * bound)
     w -= np.float32(bound)
     return w
@@ -95,7 +95,7 @@ class _ConvTransposeNd(TransposedLayerBase):
                          output_padding, groups, dilation, padding_mode)
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be True or False, got {bias!r}")
-        gen = np.random.default_rng(rng)
+        gen = _args.as_rng(rng)
         bound = init_bound(self.out_channels, self.groups, self.kernel_size)
         self._set_weight(init_weight(self._weight_shape(), bound, gen))
         self.bias = init_weight((self.out_channels,), bound, gen) if bias else None

@@ -33,7 +33,10 @@ _F32_MAX = float(np.finfo(np.float32).max)
 def _check_scale(scale, name="scale"):
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (numbers.Real, np.floating)):
         raise TypeError(f"{name} must be a real number, got {scale!r}")
-    s = float(scale)
+    try:
+        s = float(scale)
+    except OverflowError:  # an int beyond float64
+        raise ValueError(f"{name} must be a positive normal float32, got {scale!r}") from None
     if not (np.isfinite(s) and s > 0):
         raise ValueError(f"{name} must be positive and finite, got {s}")
     # a normal float32: denormal scales lose precision and their reciprocals overflow

@@ -50,7 +50,7 @@ def check_qweight(weight, nd: int, groups: int, in_channels: int):
 
 
 def check_requant(requant) -> str:
-    if requant not in _requant.MODES:
+    if not isinstance(requant, str) or requant not in _requant.MODES:
         raise ValueError(f"requant must be one of {_requant.MODES}, got {requant!r}")
     return requant
 
