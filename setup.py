@@ -2,6 +2,8 @@
 
 Set CONVT_REQUIRE_OPENMP=1 (wheel builds do) to make a missing OpenMP a build error instead;
 CONVT_DISABLE_OPENMP=1 builds the serial engine on purpose (to test that fallback).
+CONVT_SANITIZE=1 (test build only, tools/check_sanitizers.sh) builds with ASan + UBSan at -O1 -g;
+-fno-wrapv comes after Python's own -fwrapv so signed overflow is reported, not hidden.
 The package baseline is the compiler's default ISA: AVX2/FMA kernels carry per-function
 target attributes and are chosen at import, so never target the build machine's own CPU here.
 """
@@ -65,6 +67,13 @@ class BuildExt(build_ext):
             # Test build only (tools/check_x86_tiers.sh): every x86 tier through SIMDe's
             # portable intrinsics, runnable on any x86-64 CPU.
             base = base + ["-DCONVT_USE_SIMDE"]
+        san = []
+        if os.environ.get("CONVT_SANITIZE", "0") == "1":
+            # Test build only (tools/check_sanitizers.sh); extra_compile_args follow Python's
+            # CFLAGS on the command line, so -O1 and -fno-wrapv override its -O3 and -fwrapv.
+            san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                   "-fno-omit-frame-pointer", "-fno-wrapv"]
+            base = [f for f in base if f not in ("-O3", "-g0")] + ["-O1", "-g"] + san
         cflags, lflags = openmp_flags(self.compiler)
         have_omp = (os.environ.get("CONVT_DISABLE_OPENMP", "0") != "1"
                     and probe_openmp(self.compiler, cflags, lflags))
@@ -75,7 +84,7 @@ class BuildExt(build_ext):
             cflags, lflags = [], []
         for ext in self.extensions:
             ext.extra_compile_args = base + cflags + ext.extra_compile_args
-            ext.extra_link_args = lflags + ext.extra_link_args
+            ext.extra_link_args = lflags + san + ext.extra_link_args
             ext.define_macros.append(("CONVT_BUILD_FLAGS", '"%s"' % " ".join(base + cflags)))
             ext.define_macros.append(("CONVT_BUILD_COMPILER", '"%s"' % ctype))
         super().build_extensions()
