@@ -1,0 +1,13 @@
+"""Run settings of the fuzz test, from the environment, and the APIs it covers."""
+
+import os
+
+CASES = int(os.environ.get("CONVT_FUZZ_CASES", "500"))
+SEED = int(os.environ.get("CONVT_FUZZ_SEED", "20250611"))
+CALL_TIMEOUT = float(os.environ.get("CONVT_FUZZ_TIMEOUT", "20"))
+CHECK_TIMEOUT = 120.0          # the reference computation after a call
+STARTUP_TIMEOUT = 120.0
+WORKERS = int(os.environ.get("CONVT_FUZZ_WORKERS", "0")) or max(1, min(2, os.cpu_count() or 1))
+WORKER_MEMORY = 3 << 30         # address space the worker may add (Linux RLIMIT_AS)
+
+APIS = ("f", "m", "qf", "qm")   # float functional, float layer, quantized functional, layer
