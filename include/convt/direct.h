@@ -69,22 +69,23 @@ static int64_t convt_direct_scratch_floats(const convt_geom *G, int64_t mtile)
     return G->nw * mtile + 16;
 }
 
-/* The axpy kernels of a direct task: f32 for float, s32 for int8 (the other is unused). */
-typedef struct {
-    convt_f32_axpy_fn f32;
-    convt_s32_axpy_fn s32;
-} convt_direct_ops;
+/* A tier's direct task (tiers.h instantiates convt_direct_task_impl per tier). */
+typedef void (*convt_direct_fn)(int q8, const convt_geom *G, const convt_phase *phases,
+                                const void *w, int64_t ksize, const void *x,
+                                const convt_epi *E, void *out, const int64_t *task, void *acc,
+                                int64_t mtile);
 
 /* One direct task.  Float: x, w, out float32, E->bias; int8: x, out uint8, w the int16
  * weights w - zw, E->zx and E->rq.  acc: convt_direct_scratch_floats(G, mtile) elements.
- * Always inlined with a constant q8 (convt_direct_task below), so each dtype gets its own
- * loop.  Each element's sum runs over the same taps in the same order wherever the task's
+ * Always inlined with a constant q8 and the tier's axpys and requantization (tiers.h), so
+ * each dtype and tier gets its own loop.  Each element's sum runs over the same taps in the same order wherever the task's
  * W range starts, so results do not depend on the tiling. */
 static CONVT_ALWAYS_INLINE void
 convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *phases,
                        const void *w, int64_t ksize, const void *x, const convt_epi *E,
                        void *out, const int64_t *task, void *acc, int64_t mtile,
-                       convt_direct_ops ops)
+                       convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
+                       convt_requant16_fn requant16)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
@@ -120,10 +121,10 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                     const int64_t wi = woff + ci * cog * ksize + P->kidx[t];
                     const int64_t xi = xr + ci * G->in_size;
                     if (q8)
-                        ops.s32((int32_t *)a + (lo - m0), (const uint8_t *)x + xi, E->zx,
+                        s32_axpy((int32_t *)a + (lo - m0), (const uint8_t *)x + xi, E->zx,
                                 ((const int16_t *)w)[wi], hi - lo);
                     else
-                        ops.f32((float *)a + (lo - m0), (const float *)x + xi,
+                        f32_axpy((float *)a + (lo - m0), (const float *)x + xi,
                                 ((const float *)w)[wi], hi - lo);
                 }
             }
@@ -138,7 +139,7 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                 uint8_t *o = o8 + P0[i].residue[2] + sw * m0;
                 int64_t m = 0;
                 for (; m + 16 <= n_m; m += 16) {
-                    convt_requant16(E->rq, co, a + m, 0, tmp);
+                    requant16(E->rq, co, a + m, 0, tmp);
                     for (int j = 0; j < 16; ++j) o[sw * (m + j)] = tmp[j];
                 }
                 for (; m < n_m; ++m) o[sw * m] = convt_requant_one(E->rq, co, a[m]);
@@ -159,17 +160,6 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
             }
         }
     }
-}
-
-static void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
-                              const void *w, int64_t ksize, const void *x, const convt_epi *E,
-                              void *out, const int64_t *task, void *acc, int64_t mtile,
-                              convt_direct_ops ops)
-{
-    if (q8)
-        convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, mtile, ops);
-    else
-        convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, mtile, ops);
 }
 
 #endif

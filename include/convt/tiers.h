@@ -23,8 +23,7 @@ typedef struct {
     const convt_gemm_kernel *q8_zw;   /* int8 GEMM, any weight zero points */
     const convt_gemm_kernel *f32_alt; /* NULL, or a variant with fewer rows for few channels */
     const convt_gemm_kernel *q8_alt;
-    convt_f32_axpy_fn f32_axpy;       /* direct kernels (groups with <= 2 output channels) */
-    convt_s32_axpy_fn s32_axpy;
+    convt_direct_fn direct;           /* direct kernel (groups with <= 2 output channels) */
 } convt_tier;
 
 #define CONVT_PACK_ARGS const convt_geom *G, const convt_phase *P, const void *xg, int64_t ncol, \
@@ -33,9 +32,10 @@ typedef struct {
                        int64_t rows, int64_t ncol, int64_t nsl, const convt_epi *E, void *out,   \
                        const convt_workspace *ws
 
-/* The shared packing and epilogue code, compiled for one tier: functions NAME_SFX; REQUANT16
- * is the tier's convt_requant16 (requant.h). */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16)                                       \
+/* The shared packing, epilogue and direct-kernel code, compiled for one tier: functions
+ * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32AXPY its float axpy
+ * (direct.h: convt_f32_axpy_impl, or convt_f32_axpy_fma_impl with FMA). */
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32AXPY)                              \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
@@ -44,10 +44,26 @@ typedef struct {
     { convt_epilogue_f32_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws); }            \
     static TARGET void convt_epilogue_q8_##SFX(CONVT_EPI_ARGS)                                 \
     { convt_epilogue_q8_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws, REQUANT16); }  \
+    static TARGET void convt_f32_axpy_##SFX(float *CONVT_RESTRICT acc,                         \
+                                            const float *CONVT_RESTRICT x, float w, int64_t n) \
+    { F32AXPY(acc, x, w, n); }                                                                 \
     static TARGET void convt_s32_axpy_##SFX(int32_t *CONVT_RESTRICT acc,                       \
                                             const uint8_t *CONVT_RESTRICT x, int32_t zx,       \
                                             int32_t w, int64_t n)                              \
-    { convt_s32_axpy_impl(acc, x, zx, w, n); }
+    { convt_s32_axpy_impl(acc, x, zx, w, n); }                                                 \
+    static TARGET void convt_direct_##SFX(int q8, const convt_geom *G,                         \
+                                          const convt_phase *phases, const void *w,           \
+                                          int64_t ksize, const void *x, const convt_epi *E,   \
+                                          void *out, const int64_t *task, void *acc,          \
+                                          int64_t mtile)                                       \
+    {                                                                                          \
+        if (q8)                                                                                \
+            convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
+                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX, REQUANT16);     \
+        else                                                                                   \
+            convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
+                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX, REQUANT16);     \
+    }
 
 #define CONVT_INSTANTIATE_U8X4(SFX, TARGET)                                                    \
     static TARGET void convt_pack_b_u8x4_##SFX(CONVT_PACK_ARGS)                                \

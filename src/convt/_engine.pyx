@@ -505,14 +505,12 @@ cdef _run_direct(convt_geom *G, pw, _PhaseTable tab, sched, const void *xp,
     cdef const unsigned char[::1] wv = (pw.w16 if q8 else pw.weight).reshape(-1).view(np.uint8)
     cdef const void *wp = &wv[0]
     cdef int64_t ksize = pw.ksize
-    cdef convt_direct_ops ops
-    ops.f32, ops.s32 = T.f32_axpy, T.s32_axpy
+    cdef convt_direct_fn direct = T.direct
     with nogil:
         if nthreads == 1:  # no OpenMP region (see _usable_threads)
             for t in range(ntasks):
-                convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0], acc,
-                                  mtile, ops)
+                direct(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0], acc, mtile)
         else:
             for t in prange(ntasks, schedule="dynamic", num_threads=nthreads):
-                convt_direct_task(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0],
-                                  acc + threadid() * per * 4, mtile, ops)
+                direct(q8, G, tab.phases, wp, ksize, xp, E, op, &tasks[t, 0],
+                       acc + threadid() * per * 4, mtile)

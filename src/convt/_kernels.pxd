@@ -47,10 +47,10 @@ cdef extern from "convt/tiers.h" nogil:
         const char *name
         int dtype, mr, kr, a_size, b_size, x_size, raw_activations
 
-    ctypedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w,
-                                       int64_t n) noexcept nogil
-    ctypedef void (*convt_s32_axpy_fn)(int32_t *acc, const unsigned char *x, int32_t zx,
-                                       int32_t w, int64_t n) noexcept nogil
+    ctypedef void (*convt_direct_fn)(int q8, const convt_geom *G, const convt_phase *phases,
+                                     const void *w, int64_t ksize, const void *x,
+                                     const convt_epi *E, void *out, const int64_t *task,
+                                     void *acc, int64_t mtile) noexcept nogil
 
     ctypedef struct convt_tier:
         const char *name
@@ -60,8 +60,7 @@ cdef extern from "convt/tiers.h" nogil:
         const convt_gemm_kernel *q8_zw
         const convt_gemm_kernel *f32_alt
         const convt_gemm_kernel *q8_alt
-        convt_f32_axpy_fn f32_axpy
-        convt_s32_axpy_fn s32_axpy
+        convt_direct_fn direct
 
     const convt_tier *convt_tiers[]
     const convt_gemm_kernel *convt_tier_kernel(const convt_tier *T, int kind, int64_t cog)
@@ -83,13 +82,6 @@ cdef extern from "convt/tiers.h" nogil:
     unsigned char convt_requant_one(const convt_requant *q, int64_t o, int32_t acc)
 
     int64_t convt_direct_scratch_floats(const convt_geom *G, int64_t mtile)
-    ctypedef struct convt_direct_ops:
-        convt_f32_axpy_fn f32
-        convt_s32_axpy_fn s32
-    void convt_direct_task(int q8, const convt_geom *G, const convt_phase *phases,
-                           const void *w, int64_t ksize, const void *x, const convt_epi *E,
-                           void *out, const int64_t *task, void *acc, int64_t mtile,
-                           convt_direct_ops ops)
 
 
 cdef extern from "convt/threads.h" nogil:

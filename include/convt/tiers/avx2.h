@@ -2,10 +2,7 @@
 #include "../kernels/f32-gemm-6x16-avx2.h"
 #include "../kernels/s16-gemm-6x16-avx2.h"
 
-CONVT_INSTANTIATE_SHARED(avx2, CONVT_TARGET_AVX2, convt_requant16_avx2)
-static CONVT_TARGET_AVX2 void convt_f32_axpy_avx2(float *CONVT_RESTRICT acc,
-                                                  const float *CONVT_RESTRICT x, float w, int64_t n)
-{ convt_f32_axpy_fma_impl(acc, x, w, n); }
+CONVT_INSTANTIATE_SHARED(avx2, CONVT_TARGET_AVX2, convt_requant16_avx2, convt_f32_axpy_fma_impl)
 
 static const convt_gemm_kernel convt_f32_gemm_avx2 =
     CONVT_F32_VARIANT("f32-gemm-6x16-avx2", 6, convt_f32_gemm_6x16_avx2, avx2);
@@ -14,4 +11,4 @@ static const convt_gemm_kernel convt_s16_gemm_avx2 =
 
 static const convt_tier convt_tier_avx2 = {
     "avx2", CONVT_F_AVX2, &convt_f32_gemm_avx2, &convt_s16_gemm_avx2, &convt_s16_gemm_avx2,
-    NULL, NULL, convt_f32_axpy_avx2, convt_s32_axpy_avx2};
+    NULL, NULL, convt_direct_avx2};

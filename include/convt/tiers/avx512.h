@@ -4,11 +4,8 @@
 #include "../kernels/f32-gemm-12x16-avx512.h"
 #include "../kernels/f32-gemm-8x16-avx512.h"
 
-CONVT_INSTANTIATE_SHARED(avx512, CONVT_TARGET_AVX512, convt_requant16_avx512)
-static CONVT_TARGET_AVX512 void convt_f32_axpy_avx512(float *CONVT_RESTRICT acc,
-                                                      const float *CONVT_RESTRICT x, float w,
-                                                      int64_t n)
-{ convt_f32_axpy_fma_impl(acc, x, w, n); }
+CONVT_INSTANTIATE_SHARED(avx512, CONVT_TARGET_AVX512, convt_requant16_avx512,
+                         convt_f32_axpy_fma_impl)
 
 static const convt_gemm_kernel convt_f32_gemm_avx512 =
     CONVT_F32_VARIANT("f32-gemm-12x16-avx512", 12, convt_f32_gemm_12x16_avx512, avx512);
@@ -19,5 +16,4 @@ static const convt_gemm_kernel convt_s16_gemm_avx512 =
 
 static const convt_tier convt_tier_avx512 = {
     "avx512", CONVT_F_AVX2 | CONVT_F_AVX512, &convt_f32_gemm_avx512, &convt_s16_gemm_avx512,
-    &convt_s16_gemm_avx512, &convt_f32_gemm_8_avx512, NULL, convt_f32_axpy_avx512,
-    convt_s32_axpy_avx512};
+    &convt_s16_gemm_avx512, &convt_f32_gemm_8_avx512, NULL, convt_direct_avx512};

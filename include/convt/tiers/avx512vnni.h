@@ -14,4 +14,4 @@ static const convt_gemm_kernel convt_u8s8_gemm_8_avx512vnni =
 static const convt_tier convt_tier_avx512vnni = {
     "avx512vnni", CONVT_F_AVX2 | CONVT_F_AVX512 | CONVT_F_AVX512VNNI, &convt_f32_gemm_avx512,
     &convt_u8s8_gemm_avx512vnni, &convt_s16_gemm_avx512, &convt_f32_gemm_8_avx512,
-    &convt_u8s8_gemm_8_avx512vnni, convt_f32_axpy_avx512, convt_s32_axpy_avx512};
+    &convt_u8s8_gemm_8_avx512vnni, convt_direct_avx512};

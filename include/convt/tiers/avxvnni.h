@@ -9,4 +9,4 @@ static const convt_gemm_kernel convt_u8s8_gemm_avxvnni =
 
 static const convt_tier convt_tier_avxvnni = {
     "avxvnni", CONVT_F_AVX2 | CONVT_F_AVXVNNI, &convt_f32_gemm_avx2, &convt_u8s8_gemm_avxvnni,
-    &convt_s16_gemm_avx2, NULL, NULL, convt_f32_axpy_avx2, convt_s32_axpy_avx2};
+    &convt_s16_gemm_avx2, NULL, NULL, convt_direct_avx2};

@@ -10,4 +10,4 @@ static const convt_gemm_kernel convt_s16_gemm_neon =
 
 static const convt_tier convt_tier_neon = {
     "neon", CONVT_F_NEON, &convt_f32_gemm_neon, &convt_s16_gemm_neon, &convt_s16_gemm_neon,
-    NULL, NULL, convt_f32_axpy_portable, convt_s32_axpy_portable};
+    NULL, NULL, convt_direct_portable};

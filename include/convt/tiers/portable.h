@@ -2,10 +2,7 @@
 #include "../kernels/f32-gemm-6x16-portable.h"
 #include "../kernels/s16-gemm-6x16-portable.h"
 
-CONVT_INSTANTIATE_SHARED(portable, , convt_requant16)
-static void convt_f32_axpy_portable(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x,
-                                    float w, int64_t n)
-{ convt_f32_axpy_impl(acc, x, w, n); }
+CONVT_INSTANTIATE_SHARED(portable, , convt_requant16, convt_f32_axpy_impl)
 
 static const convt_gemm_kernel convt_f32_gemm_portable =
     CONVT_F32_VARIANT("f32-gemm-6x16-portable", 6, convt_f32_gemm_6x16_portable, portable);
@@ -14,4 +11,4 @@ static const convt_gemm_kernel convt_s16_gemm_portable =
 
 static const convt_tier convt_tier_portable = {
     "portable", 0, &convt_f32_gemm_portable, &convt_s16_gemm_portable, &convt_s16_gemm_portable,
-    NULL, NULL, convt_f32_axpy_portable, convt_s32_axpy_portable};
+    NULL, NULL, convt_direct_portable};
