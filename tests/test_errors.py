@@ -38,7 +38,7 @@ def _read_only(shape):
     (dict(stride=(3, 1), dilation=(1, 2), output_padding=(2, 2)), ValueError, "output_padding"),
     # tuple lengths
     (dict(stride=(1, 2, 3)), ValueError, "stride.*tuple of 2"),
-    (dict(padding=(1,)), ValueError, "padding.*tuple of 2"),
+    (dict(padding=(1, 1, 1, 1)), ValueError, "padding.*tuple of 2"),
     (dict(dilation=(1, 1, 1)), ValueError, "dilation.*tuple of 2"),
     (dict(output_padding=()), ValueError, "output_padding.*tuple of 2"),
     # bool / float / str where an int is expected

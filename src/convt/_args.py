@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _torch
+
 # Largest number of output elements we agree to allocate (8 bytes each fits in 2**63).
 MAX_ELEMENTS = 1 << 60
 
@@ -47,6 +49,8 @@ def ntuple(value, n: int, name: str) -> tuple[int, ...]:
         return (_bounded(operator.index(value), name),) * n
     if isinstance(value, (tuple, list)) or (isinstance(value, np.ndarray) and value.ndim == 1):
         items = list(value)
+        if len(items) == 1 and n > 1:  # torch expands a 1-element tuple to every dimension
+            items = items * n
         if len(items) != n:
             raise ValueError(
                 f"{name} must be an int or a tuple of {n} ints for a {n}-d transposed "
@@ -158,6 +162,26 @@ def as_rng(rng) -> np.random.Generator:
             f"{rng!r} ({e})") from None
 
 
+def check_device(device) -> None:
+    """``device=`` as torch's layers take it: only the CPU exists here."""
+    if device is None or (str(device) == "cpu" and not isinstance(device, bytes)):
+        return
+    raise ValueError(f"device must be None or 'cpu' (convt computes on the CPU), got {device!r}")
+
+
+def check_dtype(dtype, allowed: tuple[str, ...], name: str = "dtype") -> None:
+    """``dtype=`` as torch's layers take it: None, or a float32-equivalent (NumPy or torch)."""
+    if dtype is None:
+        return
+    label = str(dtype).replace("torch.", "")
+    try:
+        label = np.dtype(dtype).name if not _torch.is_dtype(dtype) else label
+    except TypeError:
+        pass
+    if label not in allowed:
+        raise ValueError(f"{name} must be None or {' / '.join(allowed)}, got {dtype!r}")
+
+
 def check_num_threads(num_threads) -> int | None:
     if num_threads is None:
         return None
@@ -188,8 +212,18 @@ def as_float32(value, name: str) -> np.ndarray:
 def as_array(value, name: str) -> np.ndarray:
     """``np.asarray(value)``, with NumPy's errors for things that are no array (ragged
     lists, strings in numbers, too many dimensions) turned into ones naming ``name``."""
+    if isinstance(value, np.ma.MaskedArray):
+        if np.ma.is_masked(value):
+            raise TypeError(f"{name} is a masked array with masked elements, which convolution "
+                            f"would silently use: fill them first (e.g. {name}.filled(0))")
+        return value.data
     if isinstance(value, np.ndarray):
         return value
+    if _torch.is_tensor(value):
+        return _torch.to_numpy(value, name)
+    if hasattr(value, "_q") and type(value).__name__ == "QTensor":
+        raise TypeError(f"{name} is a QTensor: the float operators take float arrays "
+                        f"(use .dequantize(), or the convt.quantized layers)")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as e:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 
-from . import _args
+from . import _args, _torch
 from .functional import pack_weight, run
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -89,10 +90,12 @@ class _ConvTransposeNd(TransposedLayerBase):
     """Shared implementation; subclasses fix ``_nd``."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", *,
-                 rng=None):
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None, *, rng=None):
         self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
                          output_padding, groups, dilation, padding_mode)
+        _args.check_device(device)
+        _args.check_dtype(dtype, ("float32",))
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         gen = _args.as_rng(rng)
@@ -141,6 +144,50 @@ class _ConvTransposeNd(TransposedLayerBase):
         b.flags.writeable = False
         self._bias = b
 
+    # -- saving and copying -----------------------------------------------------------------
+    def state_dict(self, *, as_torch: bool = False) -> OrderedDict:
+        """PyTorch's keys and meanings: ``weight`` and, with a bias, ``bias`` (read-only
+        float32 arrays; torch tensors with ``as_torch=True``, for ``load_state_dict`` of the
+        torch layer).  ``np.savez(path, **m.state_dict())`` saves it without torch."""
+        sd = OrderedDict(weight=self._weight)
+        if self._bias is not None:
+            sd["bias"] = self._bias
+        if as_torch:
+            sd = OrderedDict((k, _torch.tensor_to_torch(v.copy())) for k, v in sd.items())
+        return sd
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Set ``weight`` (and ``bias``) from a mapping with PyTorch's keys: this layer's
+        ``state_dict()``, a torch layer's (tensors), or an ``np.load``-ed ``.npz``.
+
+        With ``strict`` (the default) the keys must be exactly this layer's: ``weight``, plus
+        ``bias`` when the layer has one.
+        """
+        keys = set(state_dict.keys())
+        want = {"weight"} | ({"bias"} if self._bias is not None else set())
+        if strict and keys != want:
+            raise KeyError(f"state_dict has keys {sorted(keys)}; this layer needs exactly "
+                           f"{sorted(want)} (missing {sorted(want - keys)}, unexpected "
+                           f"{sorted(keys - want)})")
+        if "weight" in keys:
+            self.weight = state_dict["weight"]
+        if "bias" in keys:
+            if self._bias is None:
+                raise KeyError("state_dict has a bias but this layer was built with bias=False")
+            self.bias = state_dict["bias"]
+
+    def __getstate__(self):
+        # the packed weights hold compiled plans: packed again after loading
+        state = self.__dict__.copy()
+        state["_packed"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for a in (self._weight, self._bias):
+            if a is not None:
+                a.flags.writeable = False
+
     def _packed_weight(self):
         if self._packed is None:
             self._packed = pack_weight(self._weight, self._geom)
@@ -179,16 +226,32 @@ class _ConvTransposeNd(TransposedLayerBase):
 
     @classmethod
     def from_torch(cls, module):
-        """Copy a ``torch.nn.ConvTranspose{n}d`` (weights, bias, hyper-parameters)."""
+        """Copy a ``torch.nn.ConvTranspose{n}d`` (weights, bias, hyper-parameters).
+
+        Any floating dtype and device, trainable or not, weight-normed (parametrized) too;
+        computation is float32.
+        """
+        _torch.check_module(module, "module", "float", cls._nd)
+        _torch.float_module_dtype(module, "module")
         m = cls(module.in_channels, module.out_channels, module.kernel_size,
                 stride=module.stride, padding=module.padding,
                 output_padding=module.output_padding, groups=module.groups,
                 bias=module.bias is not None, dilation=module.dilation,
                 padding_mode=module.padding_mode)
-        m.weight = module.weight.detach().cpu().numpy()
+        m.weight = _torch.to_numpy(module.weight, "module.weight")
         if module.bias is not None:
-            m.bias = module.bias.detach().cpu().numpy()
+            m.bias = _torch.to_numpy(module.bias, "module.bias")
         return m
+
+    def to_torch(self):
+        """The same layer as a ``torch.nn.ConvTranspose{n}d`` (needs torch)."""
+        torch = _torch._torch()
+        tm = getattr(torch.nn, f"ConvTranspose{self._nd}d")(
+            self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
+            padding=self.padding, output_padding=self.output_padding, groups=self.groups,
+            bias=self._bias is not None, dilation=self.dilation)
+        tm.load_state_dict(self.state_dict(as_torch=True))
+        return tm
 
 
 def _module_doc(nd, example):
@@ -207,6 +270,9 @@ def _module_doc(nd, example):
         Whether the layer has a bias.
     padding_mode : str
         Only ``'zeros'`` exists for transposed convolution.
+    device, dtype
+        Accepted for PyTorch's signature: ``device`` None or ``'cpu'``, ``dtype`` None or
+        float32 (NumPy's or torch's).
     rng : numpy.random.Generator or int, optional
         Source of the initial weights: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` for weight and bias
         with ``fan_in = out_channels/groups * prod(kernel_size)``, as PyTorch.

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from . import _args
+from . import _args, _torch
 
 __all__ = ["QTensor", "quantize_per_tensor", "quantize_per_channel"]
 
@@ -194,6 +194,52 @@ class QTensor:
 
     def __reduce__(self):
         return (_rebuild, (self._q, self._scale, self._zero_point, self._axis))
+
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(qtensor) would otherwise build a 0-d object array
+        raise TypeError("a QTensor has no plain array form: use .int_repr() for its integers "
+                        "or .dequantize() for float32 values")
+
+    # -- PyTorch interop (torch optional) ----------------------------------------------------
+    @classmethod
+    def from_torch(cls, tensor) -> QTensor:
+        """A QTensor with the values and quantization of a quantized torch tensor (``quint8``
+        per tensor, ``qint8`` per tensor or per channel).
+
+        Examples
+        --------
+        >>> import torch, convt                                    # doctest: +SKIP
+        >>> t = torch.quantize_per_tensor(torch.ones(3), 0.1, 0, torch.quint8)  # doctest: +SKIP
+        >>> convt.QTensor.from_torch(t).int_repr()                 # doctest: +SKIP
+        array([10, 10, 10], dtype=uint8)
+        """
+        if not _torch.is_quantized(tensor):
+            raise TypeError(f"tensor must be a quantized torch tensor (torch.quint8 or "
+                            f"torch.qint8), got {_torch._describe(tensor)}"
+                            + (f" of dtype {tensor.dtype}" if _torch.is_tensor(tensor) else ""))
+        torch = _torch._torch()
+        if tensor.dtype not in (torch.quint8, torch.qint8):
+            raise TypeError(f"tensor must be torch.quint8 or torch.qint8, got {tensor.dtype}")
+        q = tensor.int_repr().cpu().numpy()
+        if tensor.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+            return cls(q, tensor.q_per_channel_scales().cpu().numpy(),
+                       tensor.q_per_channel_zero_points().cpu().numpy(),
+                       axis=tensor.q_per_channel_axis())
+        if tensor.qscheme() not in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+            raise ValueError(f"tensor has qscheme {tensor.qscheme()}; per-tensor or "
+                             f"per-channel affine is expected")
+        return cls(q, tensor.q_scale(), tensor.q_zero_point())
+
+    def to_torch(self):
+        """The same values and quantization as a quantized torch tensor (``torch.quint8`` for
+        uint8, ``torch.qint8`` for int8); needs torch."""
+        torch = _torch._torch()
+        q = torch.from_numpy(np.ascontiguousarray(self._q))
+        if self._axis is None:
+            return torch._make_per_tensor_quantized_tensor(q, self._scale, self._zero_point)
+        return torch._make_per_channel_quantized_tensor(
+            q, torch.from_numpy(self._scale.astype(np.float64)),
+            torch.from_numpy(self._zero_point.astype(np.int64)), self._axis)
 
     def __repr__(self):
         if self._axis is None:

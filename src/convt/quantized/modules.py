@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .. import _args
+from .. import _args, _torch
 from ..modules import TransposedLayerBase, init_bound, init_weight
 from ..qtensor import QTensor, _check_scale, _check_zero_point, quantize_per_channel, \
     quantize_per_tensor
@@ -86,10 +86,13 @@ def _quantize_weight(w, qscheme):
 
 class _QConvTransposeNd(TransposedLayerBase):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros", *,
-                 requant="fbgemm", rng=None):
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None, *, requant="fbgemm", rng=None):
         self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
                          output_padding, groups, dilation, padding_mode)
+        _args.check_device(device)
+        # torch passes its float factory dtype through; the activations are quint8 either way
+        _args.check_dtype(dtype, ("float32", "quint8", "uint8"))
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         self.requant = check_requant(requant)
@@ -121,7 +124,12 @@ class _QConvTransposeNd(TransposedLayerBase):
 
     # -- parameters --------------------------------------------------------------------------
     def set_weight_bias(self, w, b):
-        """Set the int8 weight (QTensor ``(C_in, C_out/groups, *kernel)``) and float bias."""
+        """Set the int8 weight (QTensor ``(C_in, C_out/groups, *kernel)``, or a quantized
+        torch tensor) and float bias (array, torch tensor or None)."""
+        if _torch.is_quantized(w):
+            w = QTensor.from_torch(w)
+        if _torch.is_tensor(b):
+            b = _torch.to_numpy(b, "bias")
         if not isinstance(w, QTensor):
             raise TypeError(f"weight must be a convt.QTensor, got {type(w).__name__}")
         if w.shape != self._weight_shape():
@@ -135,25 +143,45 @@ class _QConvTransposeNd(TransposedLayerBase):
     def bias(self):
         return self._packed_params.unpack()[1]
 
-    def state_dict(self):
-        """PyTorch's keys and meanings: weight (QTensor), bias, scale (0-d float32),
-        zero_point (0-d int64)."""
+    def state_dict(self, *, as_torch: bool = False) -> OrderedDict:
+        """PyTorch's keys and meanings: weight (QTensor), bias (float32 or None), scale (0-d
+        float32), zero_point (0-d int64).  With ``as_torch=True`` the values are torch tensors
+        (a quantized weight), ready for the torch layer's ``load_state_dict``."""
         w, b = self._packed_params.unpack()
-        return OrderedDict(weight=w, bias=b, scale=np.array(self.scale, dtype=np.float32),
-                           zero_point=np.array(self.zero_point, dtype=np.int64))
+        sd = OrderedDict(weight=w, bias=b, scale=np.array(self.scale, dtype=np.float32),
+                         zero_point=np.array(self.zero_point, dtype=np.int64))
+        if as_torch:
+            sd = OrderedDict(
+                (k, None if v is None else v.to_torch() if isinstance(v, QTensor)
+                 else _torch.tensor_to_torch(np.array(v, copy=True)))
+                for k, v in sd.items())
+        return sd
 
-    def load_state_dict(self, state):
-        missing = {"weight", "bias", "scale", "zero_point"} - set(state)
-        if missing:
-            raise KeyError(f"state_dict lacks {sorted(missing)}")
-        self.set_weight_bias(state["weight"], state["bias"])
-        self.scale = float(state["scale"])
-        self.zero_point = int(state["zero_point"])
+    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Set weight, bias, scale and zero_point from a mapping with PyTorch's keys: this
+        layer's ``state_dict()`` or a torch quantized layer's (tensors are converted).  With
+        ``strict`` no other keys are allowed."""
+        keys = set(state_dict.keys())
+        want = {"weight", "bias", "scale", "zero_point"}
+        if keys - want and strict or want - keys:
+            raise KeyError(f"state_dict has keys {sorted(keys)}; a quantized layer needs "
+                           f"{sorted(want)} (missing {sorted(want - keys)}, unexpected "
+                           f"{sorted(keys - want)})")
+        scale, zp = (_torch.to_numpy(v, k) if _torch.is_tensor(v) else v
+                     for k, v in (("scale", state_dict["scale"]),
+                                  ("zero_point", state_dict["zero_point"])))
+        self.set_weight_bias(state_dict["weight"], state_dict["bias"])
+        self.scale = float(np.asarray(scale).reshape(()))
+        self.zero_point = int(np.asarray(zp).reshape(()))
+
+
 
     # -- forward -----------------------------------------------------------------------------
     def __call__(self, input, output_size=None, *, out=None, num_threads=None) -> QTensor:
         """Apply the layer to a uint8 QTensor (batched or unbatched); ``output_size`` as for
         the float layers.  Returns a uint8 QTensor with ``scale`` and ``zero_point``."""
+        if _torch.is_quantized(input):
+            input = QTensor.from_torch(input)
         xb, batched = check_qinput(input, self._nd)
         out_spatial = self._output_spatial(xb, batched, output_size, input.shape)
         p = self._packed_params
@@ -181,6 +209,11 @@ class _QConvTransposeNd(TransposedLayerBase):
         ``input_zero_point`` and used by :meth:`quantize_input`; the forward pass always uses
         the quantization carried by its input QTensor.
         """
+        if _torch.is_module(mod):
+            mod = getattr(_float_modules(), f"ConvTranspose{cls._nd}d").from_torch(mod)
+        if not isinstance(mod, getattr(_float_modules(), f"ConvTranspose{cls._nd}d")):
+            raise TypeError(f"mod must be a convt.ConvTranspose{cls._nd}d or a "
+                            f"torch.nn.ConvTranspose{cls._nd}d, got {_torch._describe(mod)}")
         m = cls(mod.in_channels, mod.out_channels, mod.kernel_size, stride=mod.stride,
                 padding=mod.padding, output_padding=mod.output_padding, groups=mod.groups,
                 bias=mod.bias is not None, dilation=mod.dilation,
@@ -203,29 +236,33 @@ class _QConvTransposeNd(TransposedLayerBase):
     def from_torch(cls, module, *, requant="fbgemm"):
         """Convert a ``torch.ao.nn.quantized.ConvTranspose{n}d`` (weights, bias, scale,
         zero point, hyper-parameters): the migration path off torch's quantized tensors."""
-        tw = module.weight()
-        q = tw.int_repr().cpu().numpy()
-        if tw.qscheme() in (_torch_qscheme("per_channel_affine"),
-                            _torch_qscheme("per_channel_symmetric")):
-            w = QTensor(q, tw.q_per_channel_scales().cpu().numpy(),
-                        tw.q_per_channel_zero_points().cpu().numpy(),
-                        axis=tw.q_per_channel_axis())
-        else:
-            w = QTensor(q, tw.q_scale(), tw.q_zero_point())
+        _torch.check_module(module, "module", "quantized", cls._nd)
+        w = QTensor.from_torch(module.weight())
         tb = module.bias()
         m = cls(module.in_channels, module.out_channels, module.kernel_size,
                 stride=module.stride, padding=module.padding,
                 output_padding=module.output_padding, groups=module.groups,
                 bias=tb is not None, dilation=module.dilation,
                 padding_mode=module.padding_mode, requant=requant)
-        m.set_weight_bias(w, None if tb is None else tb.detach().cpu().numpy())
+        m.set_weight_bias(w, None if tb is None else _torch.to_numpy(tb, "module.bias()"))
         m.scale, m.zero_point = float(module.scale), int(module.zero_point)
         return m
 
+    def to_torch(self):
+        """The same layer as a ``torch.ao.nn.quantized.ConvTranspose{n}d`` (needs torch; its
+        results equal this layer's under the conditions of ``requant``)."""
+        torch = _torch._torch()
+        tm = getattr(torch.ao.nn.quantized, f"ConvTranspose{self._nd}d")(
+            self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
+            padding=self.padding, output_padding=self.output_padding, groups=self.groups,
+            bias=self.bias() is not None, dilation=self.dilation)
+        tm.load_state_dict(self.state_dict(as_torch=True))
+        return tm
 
-def _torch_qscheme(name):
-    import torch
-    return getattr(torch, name)
+
+def _float_modules():
+    from .. import modules
+    return modules
 
 
 def _doc(nd):

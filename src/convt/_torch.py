@@ -1,0 +1,88 @@
+"""PyTorch interop, with torch optional: recognising torch objects without importing torch,
+and converting tensors, quantized tensors and modules both ways.
+
+Nothing here imports torch unless a torch object was handed in or a conversion to torch was
+asked for.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - exercised only without torch
+        raise ImportError("converting to PyTorch objects needs torch installed") from None
+    return torch
+
+
+def is_tensor(obj) -> bool:
+    """A ``torch.Tensor`` (or Parameter), without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.Tensor)
+
+
+def is_module(obj) -> bool:
+    """A ``torch.nn.Module``, without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def is_dtype(obj) -> bool:
+    """A ``torch.dtype``, without importing torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.dtype)
+
+
+def is_quantized(t) -> bool:
+    return is_tensor(t) and t.is_quantized
+
+
+def to_numpy(t, name: str) -> np.ndarray:
+    """A float torch tensor (any device, requires_grad or not) as a NumPy array; bfloat16
+    becomes float32 exactly (NumPy has no bfloat16)."""
+    torch = sys.modules["torch"]
+    if t.is_quantized:
+        raise TypeError(f"{name} is a quantized torch tensor; a float tensor is expected here "
+                        f"(quantized tensors go to the convt.quantized layers)")
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        t = t.to(torch.float32)
+    return t.numpy()
+
+
+def check_module(module, name: str, family: str, nd: int) -> None:
+    """``module`` must be a torch module of class ``{family}ConvTranspose{nd}d``: a TypeError
+    naming ``name`` and what is expected otherwise (not the AttributeError or RuntimeError of
+    reading attributes off the wrong object)."""
+    torch = sys.modules.get("torch")
+    expected = {"float": f"torch.nn.ConvTranspose{nd}d",
+                "quantized": f"torch.ao.nn.quantized.ConvTranspose{nd}d"}[family]
+    ok = False
+    if torch is not None and isinstance(module, torch.nn.Module):
+        if family == "float":
+            ok = isinstance(module, getattr(torch.nn, f"ConvTranspose{nd}d"))
+        else:
+            ok = isinstance(module, getattr(torch.ao.nn.quantized, f"ConvTranspose{nd}d"))
+    if not ok:
+        raise TypeError(f"{name} must be a {expected}, got {_describe(module)}")
+
+
+def _describe(obj) -> str:
+    t = type(obj)
+    return f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__qualname__
+
+
+def float_module_dtype(module, name: str) -> None:
+    """Float modules of any floating dtype convert (computation is float32); others not."""
+    w = module.weight
+    if not w.dtype.is_floating_point:
+        raise TypeError(f"{name} has {w.dtype} weights; a floating-point module is expected")
+
+
+def tensor_to_torch(a: np.ndarray):
+    return _torch().from_numpy(np.ascontiguousarray(a))
