@@ -18,3 +18,30 @@ def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def _readme_blocks():
+    import os
+    import re
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+    if not os.path.exists(path):  # tests run from an installed wheel without the sources
+        return []
+    text = open(path, encoding="utf-8").read()
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+_NO_README = [pytest.param(0, marks=pytest.mark.skip(reason="no README.md beside tests/"))]
+
+
+@pytest.mark.parametrize("i", range(len(_readme_blocks())) or _NO_README)
+def test_readme_python_blocks_run(i, tmp_path, monkeypatch):
+    """Every ```python block of the README runs as written (the torch ones where torch is
+    installed), in a scratch directory."""
+    block = _readme_blocks()[i]
+    if "import torch" in block:
+        pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch's quantized-tensor deprecation
+        exec(compile(block, f"README.md block {i}", "exec"), {"__name__": "readme"})

@@ -86,6 +86,27 @@ def test_float_state_dict_round_trip_through_npz(tmp_path, rng, nd, bias):
     np.testing.assert_array_equal(g(x), f(x))
 
 
+@pytest.mark.parametrize("nd", NDS)
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_quantized_state_dict_round_trip_through_npz(tmp_path, rng, nd, per_channel, bias):
+    q = QUANT[nd](4, 6, 3, stride=2, groups=2, bias=bias, rng=1)
+    w = rng.integers(-128, 128, (4, 3) + (3,) * nd, dtype=np.int8)
+    wq = (convt.QTensor(w, [0.01, 0.02, 0.03], [0, 0, 0], axis=1) if per_channel
+          else convt.QTensor(w, 0.01, 0))
+    q.set_weight_bias(wq, rng.standard_normal(6).astype(np.float32) if bias else None)
+    q.scale, q.zero_point = 0.07, 9
+    np.savez(tmp_path / "q.npz", **q.state_dict(format="npz"))
+    r = QUANT[nd](4, 6, 3, stride=2, groups=2, bias=bias, rng=2)
+    r.load_state_dict(np.load(tmp_path / "q.npz"))
+    assert repr(r.weight()) == repr(wq)
+    assert np.float32(r.scale) == np.float32(0.07) and r.zero_point == 9  # float32, as torch
+    qx = _qx(nd, rng)
+    np.testing.assert_array_equal(r(qx).int_repr(), q(qx).int_repr())
+    with pytest.raises(ValueError, match="format"):
+        q.state_dict(format="pickle")
+
+
 def test_float_load_state_dict_checks_keys():
     f = convt.ConvTranspose1d(2, 3, 3, bias=False)
     w = np.zeros((2, 3, 3), np.float32)
@@ -156,7 +177,7 @@ def torch():
 def test_float_state_dict_both_ways_with_torch(torch, rng, nd):
     f = FLOAT[nd](4, 6, 3, stride=2, padding=1, groups=2, rng=1)
     tm = getattr(torch.nn, f"ConvTranspose{nd}d")(4, 6, 3, stride=2, padding=1, groups=2)
-    tm.load_state_dict(f.state_dict(as_torch=True))
+    tm.load_state_dict(f.state_dict(format="torch"))
     x = _x(nd, rng)
     ref = conv_transpose_naive(x, f.weight, f.bias, stride=2, padding=1, groups=2)
     np.testing.assert_allclose(tm(torch.from_numpy(x)).detach().numpy(), ref, atol=1e-5)
@@ -182,7 +203,7 @@ def test_quantized_state_dict_both_ways_with_torch(torch, rng, nd):
     np.testing.assert_array_equal(q(qx).int_repr(), ref)
     np.testing.assert_array_equal(q(qx.to_torch()).int_repr(), ref)  # torch input accepted
     back = getattr(torch.ao.nn.quantized, f"ConvTranspose{nd}d")(4, 6, 3, stride=2, padding=1)
-    back.load_state_dict(q.state_dict(as_torch=True))
+    back.load_state_dict(q.state_dict(format="torch"))
     assert torch.equal(back.weight().int_repr(), tm.weight().int_repr())
     assert torch.equal(back.bias(), tm.bias())
     # torch's own state_dict keeps the scale as a float32 tensor, so float32 is what survives

@@ -182,6 +182,15 @@ def check_dtype(dtype, allowed: tuple[str, ...], name: str = "dtype") -> None:
         raise ValueError(f"{name} must be None or {' / '.join(allowed)}, got {dtype!r}")
 
 
+STATE_FORMATS = ("numpy", "npz", "torch")
+
+
+def check_state_format(format) -> str:
+    if not isinstance(format, str) or format not in STATE_FORMATS:
+        raise ValueError(f"format must be one of {STATE_FORMATS}, got {format!r}")
+    return format
+
+
 def check_num_threads(num_threads) -> int | None:
     if num_threads is None:
         return None

@@ -145,14 +145,18 @@ class _ConvTransposeNd(TransposedLayerBase):
         self._bias = b
 
     # -- saving and copying -----------------------------------------------------------------
-    def state_dict(self, *, as_torch: bool = False) -> OrderedDict:
-        """PyTorch's keys and meanings: ``weight`` and, with a bias, ``bias`` (read-only
-        float32 arrays; torch tensors with ``as_torch=True``, for ``load_state_dict`` of the
-        torch layer).  ``np.savez(path, **m.state_dict())`` saves it without torch."""
+    def state_dict(self, *, format: str = "numpy") -> OrderedDict:
+        """PyTorch's keys and meanings: ``weight`` and, with a bias, ``bias``.
+
+        ``format='numpy'`` (or ``'npz'``, the same here) gives read-only float32 arrays:
+        ``np.savez(path, **m.state_dict())`` saves the layer without torch.  ``'torch'`` gives
+        torch tensors, for the torch layer's ``load_state_dict``.
+        """
+        _args.check_state_format(format)
         sd = OrderedDict(weight=self._weight)
         if self._bias is not None:
             sd["bias"] = self._bias
-        if as_torch:
+        if format == "torch":
             sd = OrderedDict((k, _torch.tensor_to_torch(v.copy())) for k, v in sd.items())
         return sd
 
@@ -250,7 +254,7 @@ class _ConvTransposeNd(TransposedLayerBase):
             self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
             padding=self.padding, output_padding=self.output_padding, groups=self.groups,
             bias=self._bias is not None, dilation=self.dilation)
-        tm.load_state_dict(self.state_dict(as_torch=True))
+        tm.load_state_dict(self.state_dict(format="torch"))
         return tm
 
 

@@ -143,38 +143,62 @@ class _QConvTransposeNd(TransposedLayerBase):
     def bias(self):
         return self._packed_params.unpack()[1]
 
-    def state_dict(self, *, as_torch: bool = False) -> OrderedDict:
-        """PyTorch's keys and meanings: weight (QTensor), bias (float32 or None), scale (0-d
-        float32), zero_point (0-d int64).  With ``as_torch=True`` the values are torch tensors
-        (a quantized weight), ready for the torch layer's ``load_state_dict``."""
+    def state_dict(self, *, format: str = "numpy") -> OrderedDict:
+        """PyTorch's keys and meanings: weight, bias (float32 or None), scale (0-d float32),
+        zero_point (0-d int64).
+
+        ``format='numpy'``: the weight is a :class:`convt.QTensor`.  ``'npz'``: plain arrays
+        only, for ``np.savez(path, **m.state_dict(format='npz'))`` -- the weight's integers as
+        ``weight`` plus ``weight_scale``, ``weight_zero_point`` and ``weight_axis`` (-1 per
+        tensor), no ``bias`` key without a bias.  ``'torch'``: torch tensors (a quantized
+        weight) for the torch layer's ``load_state_dict``.  :meth:`load_state_dict` takes
+        all three.
+        """
+        _args.check_state_format(format)
         w, b = self._packed_params.unpack()
         sd = OrderedDict(weight=w, bias=b, scale=np.array(self.scale, dtype=np.float32),
                          zero_point=np.array(self.zero_point, dtype=np.int64))
-        if as_torch:
-            sd = OrderedDict(
+        if format == "torch":
+            return OrderedDict(
                 (k, None if v is None else v.to_torch() if isinstance(v, QTensor)
                  else _torch.tensor_to_torch(np.array(v, copy=True)))
                 for k, v in sd.items())
+        if format == "npz":
+            per_tensor = w.qscheme() == "per_tensor_affine"
+            sd["weight"] = w.int_repr()
+            sd["weight_scale"] = np.asarray(w.q_scale() if per_tensor
+                                            else w.q_per_channel_scales(), np.float64)
+            sd["weight_zero_point"] = np.asarray(w.q_zero_point() if per_tensor
+                                                 else w.q_per_channel_zero_points(), np.int64)
+            sd["weight_axis"] = np.array(-1 if per_tensor else w.q_per_channel_axis(), np.int64)
+            if b is None:
+                del sd["bias"]
         return sd
 
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
-        """Set weight, bias, scale and zero_point from a mapping with PyTorch's keys: this
-        layer's ``state_dict()`` or a torch quantized layer's (tensors are converted).  With
-        ``strict`` no other keys are allowed."""
-        keys = set(state_dict.keys())
+        """Set weight, bias, scale and zero_point from a mapping with PyTorch's keys: a
+        ``state_dict()`` of this layer in any format (an ``np.load``-ed ``.npz`` too) or of a
+        torch quantized layer (tensors are converted).  With ``strict`` no other keys are
+        allowed."""
+        sd = dict(state_dict)
+        flat = {"weight_scale", "weight_zero_point", "weight_axis"}
+        if flat <= set(sd):  # format='npz'
+            axis = int(np.asarray(sd.pop("weight_axis")))
+            scale, zp = sd.pop("weight_scale"), sd.pop("weight_zero_point")
+            sd["weight"] = (QTensor(sd["weight"], float(np.asarray(scale)), int(np.asarray(zp)))
+                            if axis < 0 else QTensor(sd["weight"], scale, zp, axis=axis))
+            sd.setdefault("bias", None)
+        keys = set(sd)
         want = {"weight", "bias", "scale", "zero_point"}
         if keys - want and strict or want - keys:
             raise KeyError(f"state_dict has keys {sorted(keys)}; a quantized layer needs "
                            f"{sorted(want)} (missing {sorted(want - keys)}, unexpected "
                            f"{sorted(keys - want)})")
         scale, zp = (_torch.to_numpy(v, k) if _torch.is_tensor(v) else v
-                     for k, v in (("scale", state_dict["scale"]),
-                                  ("zero_point", state_dict["zero_point"])))
-        self.set_weight_bias(state_dict["weight"], state_dict["bias"])
+                     for k, v in (("scale", sd["scale"]), ("zero_point", sd["zero_point"])))
+        self.set_weight_bias(sd["weight"], sd["bias"])
         self.scale = float(np.asarray(scale).reshape(()))
         self.zero_point = int(np.asarray(zp).reshape(()))
-
-
 
     # -- forward -----------------------------------------------------------------------------
     def __call__(self, input, output_size=None, *, out=None, num_threads=None) -> QTensor:
@@ -256,7 +280,7 @@ class _QConvTransposeNd(TransposedLayerBase):
             self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
             padding=self.padding, output_padding=self.output_padding, groups=self.groups,
             bias=self.bias() is not None, dilation=self.dilation)
-        tm.load_state_dict(self.state_dict(as_torch=True))
+        tm.load_state_dict(self.state_dict(format="torch"))
         return tm
 
 
