@@ -11,7 +11,7 @@ from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .qtensor import QTensor, quantize_per_channel, quantize_per_tensor
 from . import quantized  # noqa: E402  (after QTensor: quantized imports it)
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402  (the one place it is written)
 
 __all__ = [
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",

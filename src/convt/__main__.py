@@ -1,5 +1,7 @@
-"""``python -m convt bench [...]`` runs the benchmark; ``python -m convt info`` describes the build."""
+"""The ``python -m convt`` command line: ``bench`` (the benchmark), ``info`` (the build) and
+``--version``."""
 
+import argparse
 import sys
 
 
@@ -31,20 +33,46 @@ def info():
                       f"{lib.get('filepath')} ({lib.get('num_threads')} threads)")
 
 
+def parser():
+    """The top-level parser.  ``bench`` takes no arguments here: everything after it goes to
+    :func:`convt._bench.main`, which has its own parser (and ``--help``)."""
+    from ._version import __version__
+    ap = argparse.ArgumentParser(
+        prog="python -m convt",
+        description="convt: fast, exact transposed convolution on NumPy arrays.",
+        epilog="'python -m convt COMMAND --help' describes a command's options.")
+    ap.add_argument("--version", action="version", version=f"convt {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "bench", add_help=False,
+        help="benchmark convt against the installed peers (torch, onnxruntime, openvino) "
+             "on the reference shapes; 'bench --help' lists its options and the shape names")
+    sub.add_parser(
+        "info", help="describe this build: version, ISA tiers and kernels, OpenMP and threads",
+        description="Describe this build: version, ISA tiers and kernels, OpenMP and threads, "
+                    "compiler flags.")
+    return ap
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
-    cmd, rest = argv[0], argv[1:]
-    if cmd == "bench":
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit
+    status (argparse exits with status 2 on a usage error)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = parser()
+    if argv[:1] == ["bench"]:  # verbatim, in order, to the benchmark's own parser
+        args, rest = argparse.Namespace(command="bench"), argv[1:]
+    else:
+        args, rest = ap.parse_known_args(argv)
+    if args.command == "bench":
         from . import _bench
         _bench.main(rest)
-    elif cmd == "info":
+        return 0
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "info":
         info()
-    else:
-        print(f"unknown command {cmd!r}; use 'bench' or 'info'", file=sys.stderr)
-        return 2
+        return 0
+    ap.print_help()
     return 0
 
 

@@ -706,6 +706,50 @@ def run_scaling(sections, shapes, threads: int, timing: Timing, printer=print) -
     return rows
 
 
+def shape_names() -> list:
+    """The names of the reference shapes, in :data:`SHAPES` order."""
+    return [s.name for s in SHAPES]
+
+
+def select_shapes(names=None) -> list:
+    """The :data:`SHAPES` named by ``names`` (all when None), in :data:`SHAPES` order.
+
+    Raises
+    ------
+    ValueError
+        A name is not one of :func:`shape_names` (the message lists them), or none is given.
+    """
+    if names is None:
+        return list(SHAPES)
+    if isinstance(names, str):
+        names = [names]
+    valid = shape_names()
+    unknown = [n for n in names if n not in valid]
+    if unknown or not names:
+        what = (f"unknown shape name(s): {', '.join(map(repr, unknown))}" if unknown
+                else "no shape selected")
+        raise ValueError(f"{what}; valid names: {', '.join(valid)}")
+    return [s for s in SHAPES if s.name in names]
+
+
+def _shape_list() -> str:
+    """The reference shapes, one per line, for ``bench --help``."""
+    def dims(v):
+        return "x".join(map(str, v))
+
+    lines = ["shapes (NAME: batch, C_in -> C_out, input size, kernel k, stride s;",
+             "        padding p, output_padding op, dilation d, groups g when not the default):"]
+    for s in SHAPES:
+        p = s.params()
+        extra = "".join(f", {key} {dims(p[name])}" for key, name, default in (
+            ("p", "padding", 0), ("op", "output_padding", 0), ("d", "dilation", 1))
+            if any(v != default for v in p[name]))
+        lines.append(f"  {s.name:<{SHAPE_W}} {s.batch}, {s.cin} -> {s.cout}, {dims(s.spatial)}, "
+                     f"k {dims(s.kernel)}, s {dims(p['stride'])}{extra}"
+                     + (f", g {s.groups}" if s.groups > 1 else ""))
+    return "\n".join(lines)
+
+
 def run(shapes=None, threads=None, quick=False, peers=True, sections=("float", "int8"),
         scaling=None, printer=print) -> dict:
     """Run the benchmark; returns everything measured (what ``--json`` writes).
@@ -713,7 +757,8 @@ def run(shapes=None, threads=None, quick=False, peers=True, sections=("float", "
     Parameters
     ----------
     shapes : list of str, optional
-        Names from :data:`SHAPES` (default: all).
+        Names from :data:`SHAPES` (default: all); an unknown name is a ``ValueError`` that
+        lists the valid ones.
     threads : int, optional
         Threads for every system (default: OpenMP's default team size).
     quick : bool
@@ -724,10 +769,13 @@ def run(shapes=None, threads=None, quick=False, peers=True, sections=("float", "
     scaling : bool, optional
         Also time convt at 1 thread; default: when not ``quick``.
     """
+    selected = select_shapes(shapes)
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown or not sections:
+        raise ValueError(f"sections must be among {', '.join(SECTIONS)}, got {sections!r}")
     threads = threads or _engine.max_threads()
     timing = QUICK if quick else FULL
     scaling = (not quick) if scaling is None else scaling
-    selected = [s for s in SHAPES if not shapes or s.name in shapes]
     peaks = _peaks(threads, 0.2 if quick else 0.5)
     isa, why = _engine.isa()
     printer(f"convt benchmark | CPU: {cpu_model()} | convt ISA: {isa} ({why}) | "
@@ -760,12 +808,12 @@ def write_json(result: dict, path: str):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m convt bench", description=__doc__,
+                                 epilog=_shape_list(),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="short timings, no thread scaling")
     ap.add_argument("--threads", type=int, default=None, help="threads (default: OpenMP's)")
-    ap.add_argument("--shapes", nargs="*", choices=[s.name for s in SHAPES], metavar="NAME",
-                    help="shape names to run (default: all): "
-                    + ", ".join(s.name for s in SHAPES))
+    ap.add_argument("--shapes", nargs="+", choices=shape_names(), metavar="NAME",
+                    help="shape names to run (default: all): " + ", ".join(shape_names()))
     ap.add_argument("--no-peers", action="store_true", help="measure convt only")
     ap.add_argument("--section", choices=["all", "float", "int8"], default="all")
     ap.add_argument("--scaling", action=argparse.BooleanOptionalAction, default=None,
