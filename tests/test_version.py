@@ -44,3 +44,18 @@ def test_installed_metadata_agrees():
         pytest.skip("convt is not installed (in-place build): no metadata to compare")
     assert installed == convt.__version__
 
+
+def test_project_metadata():
+    """Licence file, authors and URLs are declared (tools/check_wheel.sh checks the built
+    wheel and sdist carry them)."""
+    project = pyproject()["project"]
+    assert project["license"] == "BSD-3-Clause"
+    assert project["license-files"] == ["LICENSE"]
+    assert {"name": "convt developers"} in project["authors"]
+    assert set(project["urls"]) >= {"Homepage", "Source", "Issues"}
+    for url in project["urls"].values():
+        assert url.startswith("https://github.com/convt/convt")
+    with open(os.path.join(ROOT, "LICENSE")) as f:
+        text = f.read()
+    assert "BSD 3-Clause License" in text and "convt developers" in text
+    assert "Neither the name of the copyright holder" in text
