@@ -10,16 +10,20 @@ from __future__ import annotations
 import numbers
 import operator
 from dataclasses import dataclass
+from typing import Any, Sequence, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _torch
+
+_S = TypeVar("_S", bound=np.generic)
 
 # Largest number of output elements we agree to allocate (8 bytes each fits in 2**63).
 MAX_ELEMENTS = 1 << 60
 
 
-def _is_int(v) -> bool:
+def _is_int(v: object) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
 
 
@@ -35,7 +39,7 @@ def _bounded(v: int, name: str) -> int:
     return v
 
 
-def as_int(value, name: str) -> int:
+def as_int(value: Any, name: str) -> int:
     """An integer argument; bools, floats and strings are TypeErrors, values beyond
     MAX_PARAM a ValueError."""
     if not _is_int(value):
@@ -43,7 +47,7 @@ def as_int(value, name: str) -> int:
     return _bounded(operator.index(value), name)
 
 
-def ntuple(value, n: int, name: str) -> tuple[int, ...]:
+def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     """Normalise an int or a length-n sequence of ints to an n-tuple."""
     if _is_int(value):
         return (_bounded(operator.index(value), name),) * n
@@ -67,19 +71,21 @@ class Geometry:
     """Normalised hyper-parameters of one n-d transposed convolution."""
 
     nd: int
-    stride: tuple
-    padding: tuple
-    output_padding: tuple
-    dilation: tuple
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    dilation: tuple[int, ...]
     groups: int
 
-    def output_spatial_unchecked(self, in_spatial, kernel, output_padding) -> tuple[int, ...]:
+    def output_spatial_unchecked(self, in_spatial: Sequence[int], kernel: Sequence[int],
+                                 output_padding: Sequence[int]) -> tuple[int, ...]:
         """O = (I - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1."""
         return tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in
                      zip(in_spatial, self.stride, self.padding, self.dilation, kernel,
                          output_padding))
 
-    def output_spatial(self, in_spatial, kernel, output_padding=None) -> tuple[int, ...]:
+    def output_spatial(self, in_spatial: Sequence[int], kernel: Sequence[int],
+                       output_padding: Sequence[int] | None = None) -> tuple[int, ...]:
         """The output's spatial shape; an error when any size is not positive."""
         op = self.output_padding if output_padding is None else output_padding
         out = self.output_spatial_unchecked(in_spatial, kernel, op)
@@ -92,26 +98,28 @@ class Geometry:
         return out
 
 
-def make_geometry(nd, stride, padding, output_padding, dilation, groups) -> Geometry:
+def make_geometry(nd: int, stride: object, padding: object, output_padding: object,
+                  dilation: object, groups: object) -> Geometry:
     """Check and normalise the hyper-parameters shared by functional and module APIs."""
-    stride = ntuple(stride, nd, "stride")
-    padding = ntuple(padding, nd, "padding")
-    output_padding = ntuple(output_padding, nd, "output_padding")
-    dilation = ntuple(dilation, nd, "dilation")
-    groups = as_int(groups, "groups")
-    if any(s <= 0 for s in stride):
-        raise ValueError(f"stride must be positive, got {stride}")
-    if any(d <= 0 for d in dilation):
-        raise ValueError(f"dilation must be positive, got {dilation}")
-    if any(p < 0 for p in padding):
-        raise ValueError(f"padding must be non-negative, got {padding}")
-    check_output_padding(output_padding, stride, dilation)
-    if groups <= 0:
-        raise ValueError(f"groups must be a positive int, got {groups}")
-    return Geometry(nd, stride, padding, output_padding, dilation, groups)
+    stride_t = ntuple(stride, nd, "stride")
+    padding_t = ntuple(padding, nd, "padding")
+    output_padding_t = ntuple(output_padding, nd, "output_padding")
+    dilation_t = ntuple(dilation, nd, "dilation")
+    groups_i = as_int(groups, "groups")
+    if any(s <= 0 for s in stride_t):
+        raise ValueError(f"stride must be positive, got {stride_t}")
+    if any(d <= 0 for d in dilation_t):
+        raise ValueError(f"dilation must be positive, got {dilation_t}")
+    if any(p < 0 for p in padding_t):
+        raise ValueError(f"padding must be non-negative, got {padding_t}")
+    check_output_padding(output_padding_t, stride_t, dilation_t)
+    if groups_i <= 0:
+        raise ValueError(f"groups must be a positive int, got {groups_i}")
+    return Geometry(nd, stride_t, padding_t, output_padding_t, dilation_t, groups_i)
 
 
-def check_output_padding(output_padding, stride, dilation) -> None:
+def check_output_padding(output_padding: Sequence[int], stride: Sequence[int],
+                         dilation: Sequence[int]) -> None:
     for o, s, d in zip(output_padding, stride, dilation):
         if o < 0 or o >= max(s, d):
             raise ValueError(
@@ -120,35 +128,36 @@ def check_output_padding(output_padding, stride, dilation) -> None:
                 f"stride={tuple(stride)}, dilation={tuple(dilation)}")
 
 
-def check_kernel_size(kernel, nd) -> tuple[int, ...]:
-    kernel = ntuple(kernel, nd, "kernel_size")
-    if any(k <= 0 for k in kernel):
-        raise ValueError(f"kernel_size must be positive, got {kernel}")
-    return kernel
+def check_kernel_size(kernel: object, nd: int) -> tuple[int, ...]:
+    kernel_t = ntuple(kernel, nd, "kernel_size")
+    if any(k <= 0 for k in kernel_t):
+        raise ValueError(f"kernel_size must be positive, got {kernel_t}")
+    return kernel_t
 
 
-def check_channels(in_channels, out_channels, groups) -> tuple[int, int]:
-    in_channels = as_int(in_channels, "in_channels")
-    out_channels = as_int(out_channels, "out_channels")
-    if in_channels <= 0:
-        raise ValueError(f"in_channels must be positive, got {in_channels}")
-    if out_channels <= 0:
-        raise ValueError(f"out_channels must be positive, got {out_channels}")
-    if in_channels % groups:
-        raise ValueError(f"in_channels ({in_channels}) must be divisible by groups ({groups})")
-    if out_channels % groups:
-        raise ValueError(f"out_channels ({out_channels}) must be divisible by groups ({groups})")
-    return in_channels, out_channels
+def check_channels(in_channels: object, out_channels: object,
+                   groups: int) -> tuple[int, int]:
+    cin = as_int(in_channels, "in_channels")
+    cout = as_int(out_channels, "out_channels")
+    if cin <= 0:
+        raise ValueError(f"in_channels must be positive, got {cin}")
+    if cout <= 0:
+        raise ValueError(f"out_channels must be positive, got {cout}")
+    if cin % groups:
+        raise ValueError(f"in_channels ({cin}) must be divisible by groups ({groups})")
+    if cout % groups:
+        raise ValueError(f"out_channels ({cout}) must be divisible by groups ({groups})")
+    return cin, cout
 
 
-def check_padding_mode(padding_mode) -> str:
+def check_padding_mode(padding_mode: object) -> str:
     if not isinstance(padding_mode, str) or padding_mode != "zeros":
         raise ValueError(
             f"padding_mode must be 'zeros' for transposed convolution, got {padding_mode!r}")
     return padding_mode
 
 
-def as_rng(rng) -> np.random.Generator:
+def as_rng(rng: Any) -> np.random.Generator:
     """``numpy.random.default_rng(rng)`` for a seed (None, a non-negative int or a sequence
     of them), a SeedSequence, BitGenerator or Generator; anything else an error naming rng."""
     if isinstance(rng, (bool, np.bool_, str, bytes, float, np.floating)):
@@ -162,14 +171,14 @@ def as_rng(rng) -> np.random.Generator:
             f"{rng!r} ({e})") from None
 
 
-def check_device(device) -> None:
+def check_device(device: object) -> None:
     """``device=`` as torch's layers take it: only the CPU exists here."""
     if device is None or (str(device) == "cpu" and not isinstance(device, bytes)):
         return
     raise ValueError(f"device must be None or 'cpu' (convt computes on the CPU), got {device!r}")
 
 
-def check_dtype(dtype, allowed: tuple[str, ...], name: str = "dtype") -> None:
+def check_dtype(dtype: Any, allowed: tuple[str, ...], name: str = "dtype") -> None:
     """``dtype=`` as torch's layers take it: None, or a float32-equivalent (NumPy or torch)."""
     if dtype is None:
         return
@@ -185,13 +194,13 @@ def check_dtype(dtype, allowed: tuple[str, ...], name: str = "dtype") -> None:
 STATE_FORMATS = ("numpy", "npz", "torch")
 
 
-def check_state_format(format) -> str:
+def check_state_format(format: object) -> str:
     if not isinstance(format, str) or format not in STATE_FORMATS:
         raise ValueError(f"format must be one of {STATE_FORMATS}, got {format!r}")
     return format
 
 
-def check_num_threads(num_threads) -> int | None:
+def check_num_threads(num_threads: object) -> int | None:
     if num_threads is None:
         return None
     n = as_int(num_threads, "num_threads")
@@ -201,7 +210,7 @@ def check_num_threads(num_threads) -> int | None:
 
 
 # ----------------------------------------------------------------------------- float arrays
-def as_float32(value, name: str) -> np.ndarray:
+def as_float32(value: object, name: str) -> npt.NDArray[np.float32]:
     """An array-like of real floats as float32 (float16/float64 converted, no copy if float32).
 
     Integer, bool, complex and object data are TypeErrors: silently converting them hides
@@ -218,7 +227,7 @@ def as_float32(value, name: str) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def as_array(value, name: str) -> np.ndarray:
+def as_array(value: object, name: str) -> npt.NDArray[Any]:
     """``np.asarray(value)``, with NumPy's errors for things that are no array (ragged
     lists, strings in numbers, too many dimensions) turned into ones naming ``name``."""
     if isinstance(value, np.ma.MaskedArray):
@@ -246,7 +255,8 @@ def as_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def split_batch(x: np.ndarray, nd: int, name: str = "input") -> tuple[np.ndarray, bool]:
+def split_batch(x: npt.NDArray[_S], nd: int,
+                name: str = "input") -> tuple[npt.NDArray[_S], bool]:
     """Return a batched (N, C, *spatial) view and whether the input was batched."""
     if x.ndim == nd + 2:
         return x, True
@@ -262,12 +272,13 @@ def spatial_names(nd: int) -> str:
     return ", ".join(("D", "H", "W")[3 - nd:])
 
 
-def check_input_spatial(x: np.ndarray, name: str = "input") -> None:
+def check_input_spatial(x: npt.NDArray[Any], name: str = "input") -> None:
     if any(s == 0 for s in x.shape[2:]):
         raise ValueError(f"{name} has an empty spatial dimension: shape {x.shape}")
 
 
-def normalise_weight(w: np.ndarray, nd: int, groups: int, in_channels: int) -> np.ndarray:
+def normalise_weight(w: npt.NDArray[_S], nd: int, groups: int,
+                     in_channels: int) -> npt.NDArray[_S]:
     """Weight as (C_in, C_out/groups, *kernel); MegEngine's (groups, C_in/g, C_out/g, *k) too."""
     if w.ndim == nd + 3:
         if w.shape[0] != groups:
@@ -293,11 +304,11 @@ def normalise_weight(w: np.ndarray, nd: int, groups: int, in_channels: int) -> n
     return w
 
 
-def normalise_bias(b, out_channels: int, nd: int) -> np.ndarray | None:
+def normalise_bias(bias: object, out_channels: int, nd: int) -> npt.NDArray[np.float32] | None:
     """Bias as (C_out,) float32; (1, C_out, 1, ...) is accepted as well."""
-    if b is None:
+    if bias is None:
         return None
-    b = as_float32(b, "bias")
+    b = as_float32(bias, "bias")
     if b.shape == (out_channels,):
         return np.ascontiguousarray(b)
     if b.shape == (1, out_channels) + (1,) * nd:
@@ -307,7 +318,8 @@ def normalise_bias(b, out_channels: int, nd: int) -> np.ndarray | None:
         f"for {out_channels} output channels, got shape {b.shape}")
 
 
-def check_out(out, shape: tuple, dtype, *inputs) -> np.ndarray:
+def check_out(out: object, shape: tuple[int, ...], dtype: type[_S],
+              *inputs: npt.NDArray[Any] | None) -> npt.NDArray[_S]:
     """Validate a user-supplied ``out=`` array."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
@@ -328,7 +340,9 @@ def check_out(out, shape: tuple, dtype, *inputs) -> np.ndarray:
     return out
 
 
-def allocate_output(xb, batched: bool, out_channels: int, out_spatial, out, dtype, *inputs):
+def allocate_output(xb: npt.NDArray[Any], batched: bool, out_channels: int,
+                    out_spatial: Sequence[int], out: object, dtype: type[_S],
+                    *inputs: npt.NDArray[Any] | None) -> tuple[npt.NDArray[_S], tuple[int, ...]]:
     """(result array, batched 2+nd shape): a new output, or the checked ``out=`` array."""
     shape = (xb.shape[0], out_channels) + tuple(out_spatial)
     check_alloc(shape)
@@ -338,7 +352,7 @@ def allocate_output(xb, batched: bool, out_channels: int, out_spatial, out, dtyp
     return check_out(out, final_shape, dtype, xb, *inputs), shape
 
 
-def empty(shape: tuple, dtype, name: str) -> np.ndarray:
+def empty(shape: tuple[int, ...], dtype: type[_S], name: str) -> npt.NDArray[_S]:
     """``np.empty``, with a MemoryError naming what could not be allocated."""
     try:
         return np.empty(shape, dtype=dtype)
@@ -350,7 +364,7 @@ def empty(shape: tuple, dtype, name: str) -> np.ndarray:
                           f"({nbytes / 2**30:.3g} GiB): {e}") from None
 
 
-def check_alloc(shape: tuple, name: str = "output") -> None:
+def check_alloc(shape: tuple[int, ...], name: str = "output") -> None:
     n = 1
     for s in shape:
         n *= int(s)
@@ -359,8 +373,9 @@ def check_alloc(shape: tuple, name: str = "output") -> None:
 
 
 # ----------------------------------------------------------------------------- output_size
-def output_padding_for_size(output_size, nd: int, batched: bool, in_spatial, kernel,
-                            geom: Geometry, out_channels: int | None = None,
+def output_padding_for_size(output_size: Any, nd: int, batched: bool,
+                            in_spatial: Sequence[int], kernel: Sequence[int], geom: Geometry,
+                            out_channels: int | None = None,
                             batch: int | None = None) -> tuple[int, ...]:
     """The output_padding that makes the output spatial size equal ``output_size``.
 
@@ -405,6 +420,6 @@ def output_padding_for_size(output_size, nd: int, batched: bool, in_spatial, ker
     return tuple(result)
 
 
-def pad3(t: tuple, fill: int) -> tuple[int, int, int]:
+def pad3(t: tuple[int, ...], fill: int) -> tuple[int, int, int]:
     """Prefix an n-tuple (n <= 3) with ``fill`` to 3 entries (leading unit dimensions)."""
-    return (fill,) * (3 - len(t)) + tuple(t)
+    return cast("tuple[int, int, int]", (fill,) * (3 - len(t)) + tuple(t))

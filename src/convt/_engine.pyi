@@ -1,4 +1,8 @@
-"""Type stubs for the compiled engine (convt._engine)."""
+"""Type stubs for the compiled engine (convt._engine, from _engine.pyx).
+
+Checked against the compiled module with ``python -m mypy.stubtest convt._engine convt._probe``
+(tests/test_typing.py, which holds the allowlist of intended differences).
+"""
 
 from typing import Any, TypedDict
 
@@ -6,6 +10,11 @@ import numpy as np
 import numpy.typing as npt
 
 ISA_ENV: str
+# imported from convt._plan
+DIRECT_MAX_COG: int
+PARALLEL_MIN_MACS: int
+
+# stub-only: the dicts tiers() returns
 
 class TierInfo(TypedDict):
     name: str
@@ -26,6 +35,7 @@ def build_info() -> dict[str, str]: ...
 def scratch_nbytes() -> int: ...
 
 class _PackedBase:
+    # set by _init_geometry (geometry, phases, kernel variant) and _pack
     kernel: tuple[int, int, int]
     stride: tuple[int, int, int]
     padding: tuple[int, int, int]
@@ -41,9 +51,27 @@ class _PackedBase:
     variant: str
     tile: tuple[int, int, int]
     a_group_stride: int
-    def schedule(self, batch: int, out_shape: tuple[int, int, int]) -> tuple[Any, Any]: ...
+    phases: Any  # convt._plan.Phases
+    apack: npt.NDArray[Any]  # packed tiles (GEMM variants only)
+    wsum: npt.NDArray[np.int32] | None
+    wsum_cog: int
+    def _init_geometry(
+        self,
+        shape: tuple[int, ...],
+        stride: tuple[int, int, int],
+        padding: tuple[int, int, int],
+        dilation: tuple[int, int, int],
+        groups: int,
+        kind: int,
+    ) -> None: ...
+    def _pack(
+        self, weight: npt.NDArray[Any], zero_points: npt.NDArray[np.int32] | None = None
+    ) -> None: ...
+    # (convt._plan.Schedule or DirectSchedule, the C phase table), cached per shape
+    def schedule(self, batch: int, out_shape: tuple[int, ...]) -> tuple[Any, Any]: ...
 
 class PackedWeight(_PackedBase):
+    weight: npt.NDArray[np.float32]  # direct kernel only: the weights as they are
     def __init__(
         self,
         weight: npt.NDArray[np.float32],
@@ -54,6 +82,7 @@ class PackedWeight(_PackedBase):
     ) -> None: ...
 
 class PackedWeightQ8(_PackedBase):
+    w16: npt.NDArray[np.int16]  # direct kernel only: w - zero point
     def __init__(
         self,
         weight: npt.NDArray[np.int8],
@@ -75,7 +104,16 @@ def conv_transpose_q8(
     pw: PackedWeightQ8,
     x: npt.NDArray[np.uint8],
     zx: int,
-    requant: tuple[int, int, Any, Any, Any],
+    # (mode: 0 fbgemm / 1 qnnpack, output zero point, mult, bias, rcp, ibias), per output
+    # channel (include/convt/requant.h)
+    requant: tuple[
+        int,
+        int,
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.float32],
+        npt.NDArray[np.int32],
+    ],
     out: npt.NDArray[np.uint8],
     num_threads: int,
 ) -> npt.NDArray[np.uint8]: ...

@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 # Columns per sliver: the width of every GEMM micro-kernel (include/convt/geom.h).  A kernel
 # variant's rows (MR) and K granularity (KR) come from the variant table
@@ -78,7 +80,8 @@ def _dim_phases(k: int, s: int, p: int, d: int) -> dict[int, list[tuple[int, int
     return dict(sorted(phases.items()))
 
 
-def make_phases(kernel, stride, padding, dilation) -> Phases:
+def make_phases(kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                dilation: Sequence[int]) -> Phases:
     per_dim = [_dim_phases(*args) for args in zip(kernel, stride, padding, dilation)]
     KH, KW = kernel[1], kernel[2]
     residues, starts, deltas, kidx = [], [0], [], []
@@ -129,11 +132,14 @@ class Schedule:
     macs: int
 
 
-def phase_grid(phases: Phases, out_shape, stride) -> np.ndarray:
+def phase_grid(phases: Phases, out_shape: Sequence[int],
+               stride: Sequence[int]) -> npt.NDArray[np.int64]:
     """(P, 3): per phase and dimension, the number of m with residue + stride*m < O."""
-    out_shape = np.asarray(out_shape, dtype=np.int64)
+    out_a = np.asarray(out_shape, dtype=np.int64)
     stride_a = np.asarray(stride, dtype=np.int64)
-    return np.maximum(0, (out_shape - phases.residue + stride_a - 1) // stride_a)
+    grid: npt.NDArray[np.int64] = np.maximum(0, (out_a - phases.residue + stride_a - 1)
+                                             // stride_a)
+    return grid
 
 
 @dataclass(frozen=True)
@@ -148,8 +154,9 @@ class DirectSchedule:
     macs: int
 
 
-def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
-                         stride, tile=None) -> DirectSchedule:
+def make_direct_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
+                         out_shape: Sequence[int], stride: Sequence[int],
+                         tile: object = None) -> DirectSchedule:
     mcount = phase_grid(phases, out_shape, stride)
     ntaps = np.diff(phases.tap_start)
     macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
@@ -163,6 +170,10 @@ def make_direct_schedule(phases: Phases, batch, groups, cig, cog, out_shape,
     mtile = min(_ceil_to(mwmax, NR), max(NR, DIRECT_TILE_ELEMS // phases.nw // NR * NR))
     outer = max(1, batch * cout * len(heads))
     per = max(1, math.ceil(MIN_TASKS * 2 / outer))
+    units: Any  # (h, row0, row1) tuples, then with a W block, then as an int64 array
+    n: npt.NDArray[Any]
+    c: npt.NDArray[Any]
+    u: npt.NDArray[Any]
     units = [(int(h), a, b) for h, r in zip(heads, rows)
              for a, b in _even_blocks(int(r), math.ceil(int(r) / per), 1)]
     nunits = max(1, len(units))
@@ -182,8 +193,9 @@ def _ceil_to(v: int, m: int) -> int:
     return -(-v // m) * m
 
 
-def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
-                  tile=(6, 1, 4)) -> Schedule:
+def make_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
+                  out_shape: Sequence[int], stride: Sequence[int],
+                  tile: tuple[int, int, int] = (6, 1, 4)) -> Schedule:
     """Tasks over (group, phase unit, column block, channel block).
 
     ``tile`` = (MR, KR, bytes per packed input element) of the kernel variant: a tap's rows
@@ -231,6 +243,9 @@ def make_schedule(phases: Phases, batch, groups, cig, cog, out_shape, stride,
     co_blocks = np.asarray(_even_blocks(cog, math.ceil(cog / n_co), mr),
                            dtype=np.int64).reshape(-1, 2)
     parts = []
+    g: npt.NDArray[Any]
+    j: npt.NDArray[Any]
+    c: npt.NDArray[Any]
     for p, cb in zip(heads, col_blocks):
         # Every (group, column block, channel block) of this phase unit, group slowest.
         g, j, c = np.meshgrid(np.arange(groups), np.arange(len(cb)), np.arange(len(co_blocks)),

@@ -7,42 +7,46 @@ asked for.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
-def _torch():
+def _torch() -> Any:
+    # import_module, not `import torch`: type checkers need not analyse torch (optional)
     try:
-        import torch
+        torch = importlib.import_module("torch")
     except ImportError:  # pragma: no cover - exercised only without torch
         raise ImportError("converting to PyTorch objects needs torch installed") from None
     return torch
 
 
-def is_tensor(obj) -> bool:
+def is_tensor(obj: object) -> bool:
     """A ``torch.Tensor`` (or Parameter), without importing torch."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.Tensor)
 
 
-def is_module(obj) -> bool:
+def is_module(obj: object) -> bool:
     """A ``torch.nn.Module``, without importing torch."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.nn.Module)
 
 
-def is_dtype(obj) -> bool:
+def is_dtype(obj: object) -> bool:
     """A ``torch.dtype``, without importing torch."""
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(obj, torch.dtype)
 
 
-def is_quantized(t) -> bool:
-    return is_tensor(t) and t.is_quantized
+def is_quantized(t: Any) -> bool:
+    return is_tensor(t) and bool(t.is_quantized)
 
 
-def to_numpy(t, name: str) -> np.ndarray:
+def to_numpy(t: Any, name: str) -> npt.NDArray[Any]:
     """A float torch tensor (any device, requires_grad or not) as a NumPy array; bfloat16
     becomes float32 exactly (NumPy has no bfloat16)."""
     torch = sys.modules["torch"]
@@ -52,10 +56,11 @@ def to_numpy(t, name: str) -> np.ndarray:
     t = t.detach().cpu()
     if t.dtype == torch.bfloat16:
         t = t.to(torch.float32)
-    return t.numpy()
+    arr: npt.NDArray[Any] = t.numpy()
+    return arr
 
 
-def check_module(module, name: str, family: str, nd: int) -> None:
+def check_module(module: object, name: str, family: str, nd: int) -> None:
     """``module`` must be a torch module of class ``{family}ConvTranspose{nd}d``: a TypeError
     naming ``name`` and what is expected otherwise (not the AttributeError or RuntimeError of
     reading attributes off the wrong object)."""
@@ -72,17 +77,17 @@ def check_module(module, name: str, family: str, nd: int) -> None:
         raise TypeError(f"{name} must be a {expected}, got {_describe(module)}")
 
 
-def _describe(obj) -> str:
+def _describe(obj: object) -> str:
     t = type(obj)
     return f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__qualname__
 
 
-def float_module_dtype(module, name: str) -> None:
+def float_module_dtype(module: Any, name: str) -> None:
     """Float modules of any floating dtype convert (computation is float32); others not."""
     w = module.weight
     if not w.dtype.is_floating_point:
         raise TypeError(f"{name} has {w.dtype} weights; a floating-point module is expected")
 
 
-def tensor_to_torch(a: np.ndarray):
+def tensor_to_torch(a: npt.NDArray[Any]) -> Any:
     return _torch().from_numpy(np.ascontiguousarray(a))

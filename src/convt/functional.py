@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _args, _engine
+from ._typing import Size
 
 __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 
-def pack_weight(weight: np.ndarray, geom: _args.Geometry) -> _engine.PackedWeight:
+def pack_weight(weight: npt.NDArray[np.float32], geom: _args.Geometry) -> _engine.PackedWeight:
     """Pack a normalised (C_in, C_out/groups, *kernel) float32 weight for ``geom``."""
     w5 = weight.reshape(weight.shape[:2] + _args.pad3(weight.shape[2:], 1))
     return _engine.PackedWeight(w5, _args.pad3(geom.stride, 1), _args.pad3(geom.padding, 0),
                                 _args.pad3(geom.dilation, 1), geom.groups)
 
 
-def run(packed, xb: np.ndarray, batched: bool, bias, out_channels: int, out_spatial: tuple,
-        out, num_threads, keep_apart=()) -> np.ndarray:
+def run(packed: _engine.PackedWeight, xb: npt.NDArray[np.float32], batched: bool,
+        bias: npt.NDArray[np.float32] | None, out_channels: int, out_spatial: tuple[int, ...],
+        out: npt.NDArray[np.float32] | None, num_threads: int | None,
+        keep_apart: tuple[npt.NDArray[Any], ...] = ()) -> npt.NDArray[np.float32]:
     """Allocate (or check) the output and run the engine on a batched float32 input view."""
     threads = _args.check_num_threads(num_threads) or _engine.max_threads()
     result, shape = _args.allocate_output(xb, batched, out_channels, out_spatial, out,
@@ -28,8 +34,11 @@ def run(packed, xb: np.ndarray, batched: bool, bias, out_channels: int, out_spat
     return result
 
 
-def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
-                    out, num_threads):
+def _conv_transpose(nd: int, input: npt.ArrayLike, weight: npt.ArrayLike,
+                    bias: npt.ArrayLike | None, stride: Size, padding: Size,
+                    output_padding: Size, groups: int, dilation: Size,
+                    out: npt.NDArray[np.float32] | None,
+                    num_threads: int | None) -> npt.NDArray[np.float32]:
     geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
     xb, batched = _args.split_batch(_args.as_float32(input, "input"), nd)
     _args.check_input_spatial(xb)
@@ -72,25 +81,34 @@ _PARAMS_DOC = """
 """
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, out=None, num_threads=None):
+def conv_transpose1d(input: npt.ArrayLike, weight: npt.ArrayLike,
+                     bias: npt.ArrayLike | None = None, stride: Size = 1, padding: Size = 0,
+                     output_padding: Size = 0, groups: int = 1, dilation: Size = 1, *,
+                     out: npt.NDArray[np.float32] | None = None,
+                     num_threads: int | None = None) -> npt.NDArray[np.float32]:
     return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
                            dilation, out, num_threads)
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, out=None, num_threads=None):
+def conv_transpose2d(input: npt.ArrayLike, weight: npt.ArrayLike,
+                     bias: npt.ArrayLike | None = None, stride: Size = 1, padding: Size = 0,
+                     output_padding: Size = 0, groups: int = 1, dilation: Size = 1, *,
+                     out: npt.NDArray[np.float32] | None = None,
+                     num_threads: int | None = None) -> npt.NDArray[np.float32]:
     return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
                            dilation, out, num_threads)
 
 
-def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, out=None, num_threads=None):
+def conv_transpose3d(input: npt.ArrayLike, weight: npt.ArrayLike,
+                     bias: npt.ArrayLike | None = None, stride: Size = 1, padding: Size = 0,
+                     output_padding: Size = 0, groups: int = 1, dilation: Size = 1, *,
+                     out: npt.NDArray[np.float32] | None = None,
+                     num_threads: int | None = None) -> npt.NDArray[np.float32]:
     return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation, out, num_threads)
 
 
-def _doc(nd, example):
+def _doc(nd: int, example: str) -> str:
     sp = _args.spatial_names(nd)
     ks = ", ".join(f"k{c}" for c in sp.replace(", ", ""))
     return (f"{nd}-D transposed convolution (\"deconvolution\") of float32 data, as "

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from typing import Any, Mapping, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from . import _args, _torch
+from . import _args, _engine, _torch
+from ._typing import OutputSize, RngLike, Size, TorchModule
 from .functional import pack_weight, run
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
@@ -18,9 +21,15 @@ class TransposedLayerBase:
     quantized layers; subclasses fix ``_nd``."""
 
     _nd = 0
+    in_channels: int
+    out_channels: int
+    kernel_size: tuple[int, ...]
+    padding_mode: str
+    _geom: _args.Geometry
 
-    def _init_hyper(self, in_channels, out_channels, kernel_size, stride, padding,
-                    output_padding, groups, dilation, padding_mode):
+    def _init_hyper(self, in_channels: int, out_channels: int, kernel_size: Size, stride: Size,
+                    padding: Size, output_padding: Size, groups: int, dilation: Size,
+                    padding_mode: str) -> None:
         nd = self._nd
         self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
         self.kernel_size = _args.check_kernel_size(kernel_size, nd)
@@ -29,16 +38,31 @@ class TransposedLayerBase:
         self.padding_mode = _args.check_padding_mode(padding_mode)
 
     # -- hyper-parameters (read-only: the packed weights depend on them) ---------------------
-    stride = property(lambda self: self._geom.stride)
-    padding = property(lambda self: self._geom.padding)
-    output_padding = property(lambda self: self._geom.output_padding)
-    dilation = property(lambda self: self._geom.dilation)
-    groups = property(lambda self: self._geom.groups)
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return self._geom.stride
 
-    def _weight_shape(self):
+    @property
+    def padding(self) -> tuple[int, ...]:
+        return self._geom.padding
+
+    @property
+    def output_padding(self) -> tuple[int, ...]:
+        return self._geom.output_padding
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return self._geom.dilation
+
+    @property
+    def groups(self) -> int:
+        return self._geom.groups
+
+    def _weight_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
 
-    def _output_spatial(self, xb, batched, output_size, input_shape):
+    def _output_spatial(self, xb: npt.NDArray[Any], batched: bool, output_size: Any,
+                        input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """Output spatial shape for a batched input view, honouring ``output_size``."""
         if xb.shape[1] != self.in_channels:
             raise ValueError(f"input has {xb.shape[1]} channels (shape {input_shape}), "
@@ -70,13 +94,13 @@ class TransposedLayerBase:
         return s
 
 
-def init_bound(out_channels, groups, kernel_size) -> float:
+def init_bound(out_channels: int, groups: int, kernel_size: tuple[int, ...]) -> float:
     """PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) reduces to
     U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_out/groups * prod(kernel)."""
     return 1.0 / math.sqrt(out_channels // groups * math.prod(kernel_size))
 
 
-def init_weight(shape: tuple, bound: float, rng) -> np.ndarray:
+def init_weight(shape: tuple[int, ...], bound: float, rng: RngLike) -> npt.NDArray[np.float32]:
     """float32 U(-bound, bound) of ``shape``, made in place (no float64 temporary), with a
     MemoryError naming the weight when it cannot be allocated."""
     w = _args.empty(shape, np.float32, "weight")
@@ -86,12 +110,21 @@ def init_weight(shape: tuple, bound: float, rng) -> np.ndarray:
     return w
 
 
+_Layer = TypeVar("_Layer", bound="_ConvTransposeNd")
+
+
 class _ConvTransposeNd(TransposedLayerBase):
     """Shared implementation; subclasses fix ``_nd``."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None, *, rng=None):
+    _weight: npt.NDArray[np.float32]
+    _bias: npt.NDArray[np.float32] | None
+    _packed: _engine.PackedWeight | None
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
+                 stride: Size = 1, padding: Size = 0, output_padding: Size = 0, groups: int = 1,
+                 bias: bool = True, dilation: Size = 1, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *,
+                 rng: RngLike = None) -> None:
         self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
                          output_padding, groups, dilation, padding_mode)
         _args.check_device(device)
@@ -105,7 +138,7 @@ class _ConvTransposeNd(TransposedLayerBase):
 
     # -- parameters ------------------------------------------------------------------------
     @property
-    def weight(self) -> np.ndarray:
+    def weight(self) -> npt.NDArray[np.float32]:
         """float32 ``(C_in, C_out/groups, *kernel_size)``, read-only.
 
         Assign a new array to change it (it is copied and re-packed on the next call);
@@ -114,26 +147,26 @@ class _ConvTransposeNd(TransposedLayerBase):
         return self._weight
 
     @weight.setter
-    def weight(self, value):
+    def weight(self, value: npt.ArrayLike) -> None:
         w = _args.as_float32(value, "weight")
         expect = self._weight_shape()
         if w.shape != expect:
             raise ValueError(f"weight must have shape {expect}, got {w.shape}")
         self._set_weight(np.array(w, dtype=np.float32, order="C", copy=True))
 
-    def _set_weight(self, w: np.ndarray) -> None:
+    def _set_weight(self, w: npt.NDArray[np.float32]) -> None:
         """Take ownership of a C-contiguous float32 weight of the right shape."""
         w.flags.writeable = False
         self._weight = w
         self._packed = None
 
     @property
-    def bias(self) -> np.ndarray | None:
+    def bias(self) -> npt.NDArray[np.float32] | None:
         """float32 ``(C_out,)`` or None, read-only (assign a new array to change it)."""
         return self._bias
 
     @bias.setter
-    def bias(self, value):
+    def bias(self, value: npt.ArrayLike | None) -> None:
         if value is None:
             self._bias = None
             return
@@ -145,7 +178,7 @@ class _ConvTransposeNd(TransposedLayerBase):
         self._bias = b
 
     # -- saving and copying -----------------------------------------------------------------
-    def state_dict(self, *, format: str = "numpy") -> OrderedDict:
+    def state_dict(self, *, format: str = "numpy") -> OrderedDict[str, Any]:
         """PyTorch's keys and meanings: ``weight`` and, with a bias, ``bias``.
 
         ``format='numpy'`` (or ``'npz'``, the same here) gives read-only float32 arrays:
@@ -153,14 +186,14 @@ class _ConvTransposeNd(TransposedLayerBase):
         torch tensors, for the torch layer's ``load_state_dict``.
         """
         _args.check_state_format(format)
-        sd = OrderedDict(weight=self._weight)
+        sd: OrderedDict[str, Any] = OrderedDict(weight=self._weight)
         if self._bias is not None:
             sd["bias"] = self._bias
         if format == "torch":
             sd = OrderedDict((k, _torch.tensor_to_torch(v.copy())) for k, v in sd.items())
         return sd
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Set ``weight`` (and ``bias``) from a mapping with PyTorch's keys: this layer's
         ``state_dict()``, a torch layer's (tensors), or an ``np.load``-ed ``.npz``.
 
@@ -180,25 +213,27 @@ class _ConvTransposeNd(TransposedLayerBase):
                 raise KeyError("state_dict has a bias but this layer was built with bias=False")
             self.bias = state_dict["bias"]
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # the packed weights hold compiled plans: packed again after loading
         state = self.__dict__.copy()
         state["_packed"] = None
         return state
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         for a in (self._weight, self._bias):
             if a is not None:
                 a.flags.writeable = False
 
-    def _packed_weight(self):
+    def _packed_weight(self) -> _engine.PackedWeight:
         if self._packed is None:
             self._packed = pack_weight(self._weight, self._geom)
         return self._packed
 
     # -- forward ---------------------------------------------------------------------------
-    def __call__(self, input, output_size=None, *, out=None, num_threads=None) -> np.ndarray:
+    def __call__(self, input: npt.ArrayLike, output_size: OutputSize | None = None, *,
+                 out: npt.NDArray[np.float32] | None = None,
+                 num_threads: int | None = None) -> npt.NDArray[np.float32]:
         """Apply the layer.
 
         Parameters
@@ -229,7 +264,7 @@ class _ConvTransposeNd(TransposedLayerBase):
         return f"{type(self).__name__}({self.extra_repr()})"
 
     @classmethod
-    def from_torch(cls, module):
+    def from_torch(cls: type[_Layer], module: TorchModule) -> _Layer:
         """Copy a ``torch.nn.ConvTranspose{n}d`` (weights, bias, hyper-parameters).
 
         Any floating dtype and device, trainable or not, weight-normed (parametrized) too;
@@ -247,7 +282,7 @@ class _ConvTransposeNd(TransposedLayerBase):
             m.bias = _torch.to_numpy(module.bias, "module.bias")
         return m
 
-    def to_torch(self):
+    def to_torch(self) -> TorchModule:
         """The same layer as a ``torch.nn.ConvTranspose{n}d`` (needs torch)."""
         torch = _torch._torch()
         tm = getattr(torch.nn, f"ConvTranspose{self._nd}d")(
@@ -258,7 +293,7 @@ class _ConvTransposeNd(TransposedLayerBase):
         return tm
 
 
-def _module_doc(nd, example):
+def _module_doc(nd: int, example: str) -> str:
     sp = _args.spatial_names(nd)
     return f"""{nd}-D transposed convolution layer, as ``torch.nn.ConvTranspose{nd}d``.
 

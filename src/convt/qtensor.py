@@ -6,31 +6,35 @@
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _args, _torch
+from ._typing import Scale, TorchTensor, ZeroPoint
 
 __all__ = ["QTensor", "quantize_per_tensor", "quantize_per_channel"]
 
-_RANGES = {np.dtype(np.uint8): (0, 255), np.dtype(np.int8): (-128, 127)}
+_RANGES: dict[np.dtype[Any], tuple[int, int]] = {np.dtype(np.uint8): (0, 255),
+                                                  np.dtype(np.int8): (-128, 127)}
 
 
-def _check_dtype(dtype, name="dtype"):
+def _check_dtype(dtype: Any, name: str = "dtype") -> np.dtype[np.uint8 | np.int8]:
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"{name} must be numpy.uint8 or numpy.int8, got {dtype!r}") from None
     if dt not in _RANGES:
         raise TypeError(f"{name} must be numpy.uint8 or numpy.int8, got {dt}")
-    return dt
+    return cast("np.dtype[np.uint8 | np.int8]", dt)
 
 
 _F32_TINY = float(np.finfo(np.float32).tiny)
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-def _check_scale(scale, name="scale"):
+def _check_scale(scale: object, name: str = "scale") -> float:
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (numbers.Real, np.floating)):
         raise TypeError(f"{name} must be a real number, got {scale!r}")
     try:
@@ -46,7 +50,7 @@ def _check_scale(scale, name="scale"):
     return s
 
 
-def _check_zero_point(zp, dt, name="zero_point"):
+def _check_zero_point(zp: object, dt: np.dtype[Any], name: str = "zero_point") -> int:
     if isinstance(zp, (bool, np.bool_)) or not isinstance(zp, (numbers.Integral, np.integer)):
         raise TypeError(f"{name} must be an int, got {zp!r}")
     lo, hi = _RANGES[dt]
@@ -55,7 +59,7 @@ def _check_zero_point(zp, dt, name="zero_point"):
     return int(zp)
 
 
-def _check_axis(axis, ndim):
+def _check_axis(axis: object, ndim: int) -> int:
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (numbers.Integral, np.integer)):
         raise TypeError(f"axis must be an int, got {axis!r}")
     if not -ndim <= int(axis) < ndim:
@@ -63,7 +67,9 @@ def _check_axis(axis, ndim):
     return int(axis) % ndim
 
 
-def _check_channel_params(scales, zero_points, length, dt):
+def _check_channel_params(
+        scales: npt.ArrayLike, zero_points: npt.ArrayLike, length: int, dt: np.dtype[Any]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     scales = np.asarray(scales)
     if scales.dtype.kind not in "fiu":
         raise TypeError(f"scales must be real numbers, got dtype {scales.dtype}")
@@ -110,7 +116,14 @@ class QTensor:
 
     __slots__ = ("_q", "_scale", "_zero_point", "_axis")
 
-    def __init__(self, int_repr, scale, zero_point, *, axis=None):
+    # per tensor: float, int and None; per channel: (C,) float64, (C,) int64 and the axis
+    _q: npt.NDArray[np.uint8 | np.int8]
+    _scale: float | npt.NDArray[np.float64]
+    _zero_point: int | npt.NDArray[np.int64]
+    _axis: int | None
+
+    def __init__(self, int_repr: npt.ArrayLike, scale: Scale | npt.ArrayLike,
+                 zero_point: ZeroPoint | npt.ArrayLike, *, axis: int | None = None) -> None:
         q = _args.as_array(int_repr, "int_repr")
         dt = _check_dtype(q.dtype, "int_repr dtype")
         self._q = q
@@ -124,7 +137,7 @@ class QTensor:
                 scale, zero_point, q.shape[self._axis], dt)
 
     # -- PyTorch-style accessors -----------------------------------------------------------
-    def int_repr(self) -> np.ndarray:
+    def int_repr(self) -> npt.NDArray[np.uint8 | np.int8]:
         """The integer values (not a copy)."""
         return self._q
 
@@ -133,76 +146,87 @@ class QTensor:
 
     def q_scale(self) -> float:
         self._need_per_tensor("q_scale")
-        return self._scale
+        return cast(float, self._scale)
 
     def q_zero_point(self) -> int:
         self._need_per_tensor("q_zero_point")
-        return self._zero_point
+        return cast(int, self._zero_point)
 
-    def q_per_channel_scales(self) -> np.ndarray:
+    def q_per_channel_scales(self) -> npt.NDArray[np.float64]:
         self._need_per_channel("q_per_channel_scales")
-        return self._scale.copy()
+        return self._channel_scales().copy()
 
-    def q_per_channel_zero_points(self) -> np.ndarray:
+    def q_per_channel_zero_points(self) -> npt.NDArray[np.int64]:
         self._need_per_channel("q_per_channel_zero_points")
-        return self._zero_point.copy()
+        return self._channel_zero_points().copy()
 
     def q_per_channel_axis(self) -> int:
         self._need_per_channel("q_per_channel_axis")
-        return self._axis
+        return cast(int, self._axis)
 
-    def _need_per_tensor(self, what):
+    def _need_per_tensor(self, what: str) -> None:
         if self._axis is not None:
             raise ValueError(f"{what}() needs a per-tensor QTensor; this one is per-channel "
                              f"(use q_per_channel_scales()/q_per_channel_zero_points())")
 
-    def _need_per_channel(self, what):
+    def _need_per_channel(self, what: str) -> None:
         if self._axis is None:
             raise ValueError(f"{what}() needs a per-channel QTensor; this one is per-tensor")
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self._q.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype[np.uint8 | np.int8]:
         return self._q.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self._q.ndim
 
-    def dequantize(self) -> np.ndarray:
+    def dequantize(self) -> npt.NDArray[np.float32]:
         """``(q - zero_point) * scale`` in float32."""
         if self._axis is None:
             return ((self._q.astype(np.float32) - np.float32(self._zero_point))
                     * np.float32(self._scale)).astype(np.float32)
         shape = [1] * self._q.ndim
         shape[self._axis] = -1
-        zp = self._zero_point.astype(np.float32).reshape(shape)
-        sc = self._scale.astype(np.float32).reshape(shape)
+        zp = self._channel_zero_points().astype(np.float32).reshape(shape)
+        sc = self._channel_scales().astype(np.float32).reshape(shape)
         return ((self._q.astype(np.float32) - zp) * sc).astype(np.float32)
 
     # -- per-channel views used by the operator ----------------------------------------------
-    def scales_along(self, n: int) -> np.ndarray:
+    def scales_along(self, n: int) -> npt.NDArray[np.float64]:
         """Scales as an (n,) float64 array (per-tensor repeated)."""
-        return np.full(n, self._scale) if self._axis is None else self._scale
+        return np.full(n, self._scale) if self._axis is None else self._channel_scales()
 
-    def zero_points_along(self, n: int) -> np.ndarray:
+    def zero_points_along(self, n: int) -> npt.NDArray[np.int64]:
         return (np.full(n, self._zero_point, np.int64) if self._axis is None
-                else self._zero_point)
+                else self._channel_zero_points())
 
-    def __reduce__(self):
+    def _channel_scales(self) -> npt.NDArray[np.float64]:
+        """The per-channel scales (not a copy); only for a per-channel QTensor."""
+        return cast("npt.NDArray[np.float64]", self._scale)
+
+    def _channel_zero_points(self) -> npt.NDArray[np.int64]:
+        """The per-channel zero points (not a copy); only for a per-channel QTensor."""
+        return cast("npt.NDArray[np.int64]", self._zero_point)
+
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self._q, self._scale, self._zero_point, self._axis))
 
-    def __array__(self, dtype=None, copy=None):
-        # np.asarray(qtensor) would otherwise build a 0-d object array
-        raise TypeError("a QTensor has no plain array form: use .int_repr() for its integers "
-                        "or .dequantize() for float32 values")
+    if not TYPE_CHECKING:
+        # Hidden from type checkers: with an ``__array__`` a QTensor would count as
+        # ``numpy.typing.ArrayLike``, and passing one to the float operators would type-check.
+        def __array__(self, dtype=None, copy=None):
+            # np.asarray(qtensor) would otherwise build a 0-d object array
+            raise TypeError("a QTensor has no plain array form: use .int_repr() for its "
+                            "integers or .dequantize() for float32 values")
 
     # -- PyTorch interop (torch optional) ----------------------------------------------------
     @classmethod
-    def from_torch(cls, tensor) -> QTensor:
+    def from_torch(cls, tensor: TorchTensor) -> QTensor:
         """A QTensor with the values and quantization of a quantized torch tensor (``quint8``
         per tensor, ``qint8`` per tensor or per channel).
 
@@ -230,7 +254,7 @@ class QTensor:
                              f"per-channel affine is expected")
         return cls(q, tensor.q_scale(), tensor.q_zero_point())
 
-    def to_torch(self):
+    def to_torch(self) -> TorchTensor:
         """The same values and quantization as a quantized torch tensor (``torch.quint8`` for
         uint8, ``torch.qint8`` for int8); needs torch."""
         torch = _torch._torch()
@@ -238,30 +262,31 @@ class QTensor:
         if self._axis is None:
             return torch._make_per_tensor_quantized_tensor(q, self._scale, self._zero_point)
         return torch._make_per_channel_quantized_tensor(
-            q, torch.from_numpy(self._scale.astype(np.float64)),
-            torch.from_numpy(self._zero_point.astype(np.int64)), self._axis)
+            q, torch.from_numpy(self._channel_scales().astype(np.float64)),
+            torch.from_numpy(self._channel_zero_points().astype(np.int64)), self._axis)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._axis is None:
             q = f"scale={self._scale!r}, zero_point={self._zero_point}"
         else:
-            q = (f"axis={self._axis}, scales={self._scale.tolist()!r}, "
-                 f"zero_points={self._zero_point.tolist()!r}")
+            q = (f"axis={self._axis}, scales={self._channel_scales().tolist()!r}, "
+                 f"zero_points={self._channel_zero_points().tolist()!r}")
         return f"QTensor(shape={self._q.shape}, dtype={self._q.dtype}, {q})"
 
 
-def _rebuild(q, scale, zero_point, axis):
+def _rebuild(q: npt.NDArray[Any], scale: Any, zero_point: Any, axis: int | None) -> QTensor:
     return QTensor(q, scale, zero_point, axis=axis)
 
 
-def _as_float32(x, name="input"):
+def _as_float32(x: object, name: str = "input") -> npt.NDArray[np.float32]:
     arr = _args.as_array(x, name)
     if arr.dtype.kind != "f":
         raise TypeError(f"{name} must hold floating-point values, got dtype {arr.dtype}")
     return arr.astype(np.float32, copy=False)
 
 
-def _quantize(x32, inv_scale, zero_point, dt, fused):
+def _quantize(x32: npt.NDArray[np.float32], inv_scale: Any, zero_point: Any,
+              dt: np.dtype[np.uint8 | np.int8], fused: bool) -> npt.NDArray[np.uint8 | np.int8]:
     """``clamp(round_half_even(x * inv + zero_point))`` in PyTorch's float32 order of operations.
 
     Measured against torch 2.13, ties included: per tensor (FBGEMM's vector quantizer) the
@@ -277,10 +302,12 @@ def _quantize(x32, inv_scale, zero_point, dt, fused):
              + np.asarray(zero_point, dtype=np.float32)).astype(np.float32)
     v = np.rint(t).astype(np.float64)
     v = np.where(np.isnan(v), zero_point, v)  # NaN quantizes to the zero point (real 0)
-    return np.clip(v, lo, hi).astype(dt)
+    q: npt.NDArray[np.uint8 | np.int8] = np.clip(v, lo, hi).astype(dt)
+    return q
 
 
-def quantize_per_tensor(x, scale, zero_point, dtype=np.uint8) -> QTensor:
+def quantize_per_tensor(x: npt.ArrayLike, scale: Scale, zero_point: ZeroPoint,
+                        dtype: npt.DTypeLike = np.uint8) -> QTensor:
     """Quantize float data with one scale and zero point, as ``torch.quantize_per_tensor``.
 
     ``q = clamp(round_half_even(float32(x * float32(1 / scale) + zero_point)), qmin, qmax)``
@@ -299,7 +326,8 @@ def quantize_per_tensor(x, scale, zero_point, dtype=np.uint8) -> QTensor:
     return QTensor(_quantize(_as_float32(x, "x"), inv, zp, dt, True), s, zp)
 
 
-def quantize_per_channel(x, scales, zero_points, axis, dtype=np.int8) -> QTensor:
+def quantize_per_channel(x: npt.ArrayLike, scales: npt.ArrayLike, zero_points: npt.ArrayLike,
+                         axis: int, dtype: npt.DTypeLike = np.int8) -> QTensor:
     """Quantize float data with one scale and zero point per entry of ``axis``, as
     ``torch.quantize_per_channel``: ``q = clamp(round_half_even(float32(float32(x * inv) +
     zero_point)), qmin, qmax)`` with ``inv = float32(1 / scale)``, bit-identical to PyTorch.

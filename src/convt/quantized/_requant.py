@@ -6,7 +6,10 @@ against torch 2.13); include/convt/requant.h applies them per output element.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 MODES = ("fbgemm", "qnnpack")
 _f32 = np.float32
@@ -15,7 +18,8 @@ _f32 = np.float32
 _F32_TINY = np.finfo(np.float32).tiny
 
 
-def _check_normal(v: np.ndarray, what: str, sx, sw, sy) -> None:
+def _check_normal(v: npt.NDArray[Any], what: str, sx: float, sw: npt.NDArray[Any],
+                  sy: float) -> None:
     """The products and quotients of scales must stay normal float32 numbers: a denormal,
     zero or infinite multiplier makes the requantization meaningless."""
     ok = np.isfinite(v) & (v >= _F32_TINY)
@@ -27,7 +31,7 @@ def _check_normal(v: np.ndarray, what: str, sx, sw, sy) -> None:
             f"scales whose products and quotients lie in [{_F32_TINY:.6g}, 3.40282e+38]")
 
 
-def _check_bias_term(bias, term, what: str) -> None:
+def _check_bias_term(bias: npt.ArrayLike, term: npt.NDArray[Any], what: str) -> None:
     """A finite bias must give a finite bias term (an infinite one saturates every output)."""
     bad = ~np.isfinite(term)
     if np.any(bad):
@@ -36,7 +40,11 @@ def _check_bias_term(bias, term, what: str) -> None:
                          f"{what}: the bias is too large for the input and weight scales")
 
 
-def constants(mode: str, sx: float, sw: np.ndarray, sy: float, bias: np.ndarray | None):
+def constants(mode: str, sx: float, sw: npt.ArrayLike, sy: float,
+              bias: npt.NDArray[np.float32] | None) -> tuple[int, npt.NDArray[np.float32],
+                                                             npt.NDArray[np.float32],
+                                                             npt.NDArray[np.float32],
+                                                             npt.NDArray[np.int32]]:
     """(mode id, mult, bias, rcp, ibias) for per-output-channel weight scales ``sw``
     (C_out,): the arrays of include/convt/requant.h's ``convt_requant``."""
     sw = np.asarray(sw, dtype=np.float64)

@@ -3,9 +3,13 @@ requantized uint8, as ``torch.ao.nn.quantized.ConvTranspose*d`` computes it."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import _args, _engine
+from .._typing import Scale, Size, ZeroPoint
 from ..qtensor import QTensor, _check_scale, _check_zero_point
 from . import _requant
 
@@ -15,7 +19,7 @@ _U8 = np.dtype(np.uint8)
 _I8 = np.dtype(np.int8)
 
 
-def check_qinput(input, nd: int):
+def check_qinput(input: object, nd: int) -> tuple[npt.NDArray[np.uint8], bool]:
     """(QTensor, batched uint8 (N, C, *spatial) view, batched) for a quantized activation."""
     if not isinstance(input, QTensor):
         raise TypeError(
@@ -25,12 +29,13 @@ def check_qinput(input, nd: int):
         raise TypeError(f"input must hold uint8 activations, got {input.dtype}")
     if input.qscheme() != "per_tensor_affine":
         raise ValueError("input must be quantized per tensor, got a per-channel QTensor")
-    xb, batched = _args.split_batch(input.int_repr(), nd)
+    xb, batched = _args.split_batch(cast("npt.NDArray[np.uint8]", input.int_repr()), nd)
     _args.check_input_spatial(xb)
     return xb, batched
 
 
-def check_qweight(weight, nd: int, groups: int, in_channels: int):
+def check_qweight(weight: object, nd: int, groups: int, in_channels: int
+                  ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """int8 weight (C_in, C_out/groups, *k) with per-output-channel scales and zero points
     (C_out/groups,): per tensor, or per channel along axis 1."""
     if not isinstance(weight, QTensor):
@@ -42,29 +47,33 @@ def check_qweight(weight, nd: int, groups: int, in_channels: int):
         raise ValueError(
             f"per-channel weights must be quantized along axis 1 (output channels of a group, "
             f"layout (C_in, C_out/groups, *kernel)), got axis {weight.q_per_channel_axis()}")
-    w = _args.normalise_weight(weight.int_repr(), nd, groups, in_channels)
+    w = _args.normalise_weight(cast("npt.NDArray[np.int8]", weight.int_repr()), nd, groups,
+                               in_channels)
     if weight.ndim != w.ndim:
         raise ValueError("a quantized weight must use the (C_in, C_out/groups, *kernel) layout")
     cog = w.shape[1]
     return w, weight.scales_along(cog), weight.zero_points_along(cog)
 
 
-def check_requant(requant) -> str:
+def check_requant(requant: object) -> str:
     if not isinstance(requant, str) or requant not in _requant.MODES:
         raise ValueError(f"requant must be one of {_requant.MODES}, got {requant!r}")
     return requant
 
 
-def pack_weight(w: np.ndarray, zw: np.ndarray, geom: _args.Geometry) -> _engine.PackedWeightQ8:
+def pack_weight(w: npt.NDArray[np.int8], zw: npt.NDArray[np.int64],
+                geom: _args.Geometry) -> _engine.PackedWeightQ8:
     w5 = w.reshape(w.shape[:2] + _args.pad3(w.shape[2:], 1))
     return _engine.PackedWeightQ8(w5, zw.astype(np.int32), _args.pad3(geom.stride, 1),
                                   _args.pad3(geom.padding, 0), _args.pad3(geom.dilation, 1),
                                   geom.groups)
 
 
-def run(packed, xb: np.ndarray, batched: bool, sx: float, zx: int, sw: np.ndarray, bias,
-        scale: float, zero_point: int, requant: str, out_channels: int, out_spatial,
-        out, num_threads, keep_apart=()) -> QTensor:
+def run(packed: _engine.PackedWeightQ8, xb: npt.NDArray[np.uint8], batched: bool, sx: float,
+        zx: int, sw: npt.NDArray[np.float64], bias: npt.NDArray[np.float32] | None,
+        scale: float, zero_point: int, requant: str, out_channels: int,
+        out_spatial: tuple[int, ...], out: npt.NDArray[np.uint8] | None,
+        num_threads: int | None, keep_apart: tuple[npt.NDArray[Any], ...] = ()) -> QTensor:
     """Allocate (or check) the uint8 output, compute requantization constants and run.
     ``keep_apart``: arrays ``out=`` must not overlap besides the input and bias (the weight)."""
     threads = _args.check_num_threads(num_threads) or _engine.max_threads()
@@ -79,19 +88,21 @@ def run(packed, xb: np.ndarray, batched: bool, sx: float, zx: int, sw: np.ndarra
     return QTensor(result, scale, zero_point)
 
 
-def _conv_transpose(nd, input, weight, bias, stride, padding, output_padding, groups, dilation,
-                    scale, zero_point, requant, out, num_threads):
+def _conv_transpose(nd: int, input: QTensor, weight: QTensor, bias: npt.ArrayLike | None,
+                    stride: Size, padding: Size, output_padding: Size, groups: int,
+                    dilation: Size, scale: Scale, zero_point: ZeroPoint, requant: str,
+                    out: npt.NDArray[np.uint8] | None, num_threads: int | None) -> QTensor:
     geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
     xb, batched = check_qinput(input, nd)
     w, sw, zw = check_qweight(weight, nd, geom.groups, xb.shape[1])
     out_channels = w.shape[1] * geom.groups
     b = _args.normalise_bias(bias, out_channels, nd)
-    scale = _check_scale(scale, "scale")
-    zero_point = _check_zero_point(zero_point, _U8, "zero_point")
+    sy = _check_scale(scale, "scale")
+    zy = _check_zero_point(zero_point, _U8, "zero_point")
     check_requant(requant)
     out_spatial = geom.output_spatial(xb.shape[2:], w.shape[2:])
     return run(pack_weight(w, zw, geom), xb, batched, input.q_scale(), input.q_zero_point(),
-               sw, b, scale, zero_point, requant, out_channels, out_spatial, out, num_threads,
+               sw, b, sy, zy, requant, out_channels, out_spatial, out, num_threads,
                keep_apart=(weight.int_repr(),))
 
 
@@ -139,23 +150,29 @@ _DOC = """{nd}-D quantized transposed convolution, as ``torch.ao.nn.quantized.Co
 """
 
 
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, scale, zero_point, requant="fbgemm", out=None,
-                     num_threads=None):
+def conv_transpose1d(input: QTensor, weight: QTensor, bias: npt.ArrayLike | None = None,
+                     stride: Size = 1, padding: Size = 0, output_padding: Size = 0,
+                     groups: int = 1, dilation: Size = 1, *, scale: Scale, zero_point: ZeroPoint,
+                     requant: str = "fbgemm", out: npt.NDArray[np.uint8] | None = None,
+                     num_threads: int | None = None) -> QTensor:
     return _conv_transpose(1, input, weight, bias, stride, padding, output_padding, groups,
                            dilation, scale, zero_point, requant, out, num_threads)
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, scale, zero_point, requant="fbgemm", out=None,
-                     num_threads=None):
+def conv_transpose2d(input: QTensor, weight: QTensor, bias: npt.ArrayLike | None = None,
+                     stride: Size = 1, padding: Size = 0, output_padding: Size = 0,
+                     groups: int = 1, dilation: Size = 1, *, scale: Scale, zero_point: ZeroPoint,
+                     requant: str = "fbgemm", out: npt.NDArray[np.uint8] | None = None,
+                     num_threads: int | None = None) -> QTensor:
     return _conv_transpose(2, input, weight, bias, stride, padding, output_padding, groups,
                            dilation, scale, zero_point, requant, out, num_threads)
 
 
-def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
-                     dilation=1, *, scale, zero_point, requant="fbgemm", out=None,
-                     num_threads=None):
+def conv_transpose3d(input: QTensor, weight: QTensor, bias: npt.ArrayLike | None = None,
+                     stride: Size = 1, padding: Size = 0, output_padding: Size = 0,
+                     groups: int = 1, dilation: Size = 1, *, scale: Scale, zero_point: ZeroPoint,
+                     requant: str = "fbgemm", out: npt.NDArray[np.uint8] | None = None,
+                     num_threads: int | None = None) -> QTensor:
     return _conv_transpose(3, input, weight, bias, stride, padding, output_padding, groups,
                            dilation, scale, zero_point, requant, out, num_threads)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from types import ModuleType
+from typing import Any, Mapping, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from .. import _args, _torch
-from ..modules import TransposedLayerBase, init_bound, init_weight
+from .. import _args, _engine, _torch
+from .._typing import OutputSize, RngLike, Scale, Size, TorchModule, TorchTensor, ZeroPoint
+from ..modules import TransposedLayerBase, _ConvTransposeNd, init_bound, init_weight
 from ..qtensor import QTensor, _check_scale, _check_zero_point, quantize_per_channel, \
     quantize_per_tensor
 from .functional import check_qinput, check_qweight, check_requant, pack_weight, run
@@ -34,8 +38,15 @@ class PackedConvTransposeParams:
     """
 
     transpose = True
+    out_channels: int
+    _geom: _args.Geometry
+    _weight: QTensor
+    _bias: npt.NDArray[np.float32] | None
+    _sw: npt.NDArray[np.float64]
+    _packed: _engine.PackedWeightQ8
 
-    def __init__(self, weight, bias, stride, padding, output_padding, dilation, groups):
+    def __init__(self, weight: QTensor, bias: npt.ArrayLike | None, stride: Size,
+                 padding: Size, output_padding: Size, dilation: Size, groups: int) -> None:
         if not isinstance(weight, QTensor):
             raise TypeError(f"weight must be a convt.QTensor, got {type(weight).__name__}")
         nd = weight.ndim - 2
@@ -48,21 +59,35 @@ class PackedConvTransposeParams:
         self._bias = _args.normalise_bias(bias, self.out_channels, nd)
         self._packed = pack_weight(w, zw, self._geom)
 
-    stride = property(lambda self: self._geom.stride)
-    padding = property(lambda self: self._geom.padding)
-    output_padding = property(lambda self: self._geom.output_padding)
-    dilation = property(lambda self: self._geom.dilation)
-    groups = property(lambda self: self._geom.groups)
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return self._geom.stride
 
-    def unpack(self):
+    @property
+    def padding(self) -> tuple[int, ...]:
+        return self._geom.padding
+
+    @property
+    def output_padding(self) -> tuple[int, ...]:
+        return self._geom.output_padding
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return self._geom.dilation
+
+    @property
+    def groups(self) -> int:
+        return self._geom.groups
+
+    def unpack(self) -> tuple[QTensor, npt.NDArray[np.float32] | None]:
         """(weight QTensor, bias float32 ndarray or None)."""
         return self._weight, self._bias
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (PackedConvTransposeParams, (self._weight, self._bias, self.stride, self.padding,
                                             self.output_padding, self.dilation, self.groups))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"PackedConvTransposeParams(weight={self._weight.shape}, "
                 f"bias={'None' if self._bias is None else self._bias.shape}, "
                 f"stride={self.stride}, padding={self.padding}, "
@@ -70,7 +95,7 @@ class PackedConvTransposeParams:
                 f"groups={self.groups})")
 
 
-def _quantize_weight(w, qscheme):
+def _quantize_weight(w: npt.NDArray[np.float32], qscheme: str) -> QTensor:
     """Symmetric int8 quantization of float weights, as PyTorch's default weight observers
     (scale = max|w| / 127.5, zero point 0; per channel along axis 1)."""
     eps = float(np.finfo(np.float32).eps)
@@ -84,10 +109,23 @@ def _quantize_weight(w, qscheme):
     raise ValueError(f"weight_qscheme must be one of {_WEIGHT_QSCHEMES}, got {qscheme!r}")
 
 
+_QLayer = TypeVar("_QLayer", bound="_QConvTransposeNd")
+
+
 class _QConvTransposeNd(TransposedLayerBase):
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 device=None, dtype=None, *, requant="fbgemm", rng=None):
+    requant: str
+    # recorded by from_float, for quantize_input
+    input_scale: float
+    input_zero_point: int
+    _scale: float
+    _zero_point: int
+    _packed_params: PackedConvTransposeParams
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
+                 stride: Size = 1, padding: Size = 0, output_padding: Size = 0, groups: int = 1,
+                 bias: bool = True, dilation: Size = 1, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *, requant: str = "fbgemm",
+                 rng: RngLike = None) -> None:
         self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
                          output_padding, groups, dilation, padding_mode)
         _args.check_device(device)
@@ -111,7 +149,7 @@ class _QConvTransposeNd(TransposedLayerBase):
         return self._scale
 
     @scale.setter
-    def scale(self, value):
+    def scale(self, value: Scale) -> None:
         self._scale = _check_scale(value, "scale")
 
     @property
@@ -119,11 +157,11 @@ class _QConvTransposeNd(TransposedLayerBase):
         return self._zero_point
 
     @zero_point.setter
-    def zero_point(self, value):
+    def zero_point(self, value: ZeroPoint) -> None:
         self._zero_point = _check_zero_point(value, np.dtype(np.uint8), "zero_point")
 
     # -- parameters --------------------------------------------------------------------------
-    def set_weight_bias(self, w, b):
+    def set_weight_bias(self, w: QTensor | TorchTensor, b: npt.ArrayLike | None) -> None:
         """Set the int8 weight (QTensor ``(C_in, C_out/groups, *kernel)``, or a quantized
         torch tensor) and float bias (array, torch tensor or None)."""
         if _torch.is_quantized(w):
@@ -140,10 +178,10 @@ class _QConvTransposeNd(TransposedLayerBase):
     def weight(self) -> QTensor:
         return self._packed_params.unpack()[0]
 
-    def bias(self):
+    def bias(self) -> npt.NDArray[np.float32] | None:
         return self._packed_params.unpack()[1]
 
-    def state_dict(self, *, format: str = "numpy") -> OrderedDict:
+    def state_dict(self, *, format: str = "numpy") -> OrderedDict[str, Any]:
         """PyTorch's keys and meanings: weight, bias (float32 or None), scale (0-d float32),
         zero_point (0-d int64).
 
@@ -156,8 +194,9 @@ class _QConvTransposeNd(TransposedLayerBase):
         """
         _args.check_state_format(format)
         w, b = self._packed_params.unpack()
-        sd = OrderedDict(weight=w, bias=b, scale=np.array(self.scale, dtype=np.float32),
-                         zero_point=np.array(self.zero_point, dtype=np.int64))
+        sd: OrderedDict[str, Any] = OrderedDict(
+            weight=w, bias=b, scale=np.array(self.scale, dtype=np.float32),
+            zero_point=np.array(self.zero_point, dtype=np.int64))
         if format == "torch":
             return OrderedDict(
                 (k, None if v is None else v.to_torch() if isinstance(v, QTensor)
@@ -175,7 +214,7 @@ class _QConvTransposeNd(TransposedLayerBase):
                 del sd["bias"]
         return sd
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Set weight, bias, scale and zero_point from a mapping with PyTorch's keys: a
         ``state_dict()`` of this layer in any format (an ``np.load``-ed ``.npz`` too) or of a
         torch quantized layer (tensors are converted).  With ``strict`` no other keys are
@@ -201,7 +240,9 @@ class _QConvTransposeNd(TransposedLayerBase):
         self.zero_point = int(np.asarray(zp).reshape(()))
 
     # -- forward -----------------------------------------------------------------------------
-    def __call__(self, input, output_size=None, *, out=None, num_threads=None) -> QTensor:
+    def __call__(self, input: QTensor | TorchTensor, output_size: OutputSize | None = None, *,
+                 out: npt.NDArray[np.uint8] | None = None,
+                 num_threads: int | None = None) -> QTensor:
         """Apply the layer to a uint8 QTensor (batched or unbatched); ``output_size`` as for
         the float layers.  Returns a uint8 QTensor with ``scale`` and ``zero_point``."""
         if _torch.is_quantized(input):
@@ -224,8 +265,10 @@ class _QConvTransposeNd(TransposedLayerBase):
 
     # -- conversion ----------------------------------------------------------------------------
     @classmethod
-    def from_float(cls, mod, *, input_scale, input_zero_point, output_scale,
-                   output_zero_point, weight_qscheme="per_tensor", requant="fbgemm"):
+    def from_float(cls: type[_QLayer], mod: _ConvTransposeNd | TorchModule, *,
+                   input_scale: Scale, input_zero_point: ZeroPoint, output_scale: Scale,
+                   output_zero_point: ZeroPoint, weight_qscheme: str = "per_tensor",
+                   requant: str = "fbgemm") -> _QLayer:
         """Quantize a float ``convt.ConvTranspose{n}d``: weights symmetric int8 (per tensor,
         or per channel along axis 1), bias kept in float, output ``scale``/``zero_point``.
 
@@ -249,7 +292,7 @@ class _QConvTransposeNd(TransposedLayerBase):
                                                "input_zero_point")
         return m
 
-    def quantize_input(self, x) -> QTensor:
+    def quantize_input(self, x: npt.ArrayLike) -> QTensor:
         """Quantize float input with the ``input_scale``/``input_zero_point`` given to
         :meth:`from_float`."""
         if not hasattr(self, "input_scale"):
@@ -257,7 +300,8 @@ class _QConvTransposeNd(TransposedLayerBase):
         return quantize_per_tensor(x, self.input_scale, self.input_zero_point, np.uint8)
 
     @classmethod
-    def from_torch(cls, module, *, requant="fbgemm"):
+    def from_torch(cls: type[_QLayer], module: TorchModule, *,
+                   requant: str = "fbgemm") -> _QLayer:
         """Convert a ``torch.ao.nn.quantized.ConvTranspose{n}d`` (weights, bias, scale,
         zero point, hyper-parameters): the migration path off torch's quantized tensors."""
         _torch.check_module(module, "module", "quantized", cls._nd)
@@ -272,7 +316,7 @@ class _QConvTransposeNd(TransposedLayerBase):
         m.scale, m.zero_point = float(module.scale), int(module.zero_point)
         return m
 
-    def to_torch(self):
+    def to_torch(self) -> TorchModule:
         """The same layer as a ``torch.ao.nn.quantized.ConvTranspose{n}d`` (needs torch; its
         results equal this layer's under the conditions of ``requant``)."""
         torch = _torch._torch()
@@ -284,12 +328,12 @@ class _QConvTransposeNd(TransposedLayerBase):
         return tm
 
 
-def _float_modules():
+def _float_modules() -> ModuleType:
     from .. import modules
     return modules
 
 
-def _doc(nd):
+def _doc(nd: int) -> str:
     return f"""{nd}-D quantized transposed convolution layer, as
     ``torch.ao.nn.quantized.ConvTranspose{nd}d``, with PyTorch's faults fixed: ``output_size``
     and unbatched input work, every argument is validated, every dimension is exact in both
