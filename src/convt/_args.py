@@ -98,6 +98,33 @@ class Geometry:
         return out
 
 
+class GeometryAttrs:
+    """PyTorch's read-only hyper-parameter attributes, from a ``_geom`` Geometry (layers and
+    packed parameters: the packed weights depend on them)."""
+
+    _geom: Geometry
+
+    @property
+    def stride(self) -> tuple[int, ...]:
+        return self._geom.stride
+
+    @property
+    def padding(self) -> tuple[int, ...]:
+        return self._geom.padding
+
+    @property
+    def output_padding(self) -> tuple[int, ...]:
+        return self._geom.output_padding
+
+    @property
+    def dilation(self) -> tuple[int, ...]:
+        return self._geom.dilation
+
+    @property
+    def groups(self) -> int:
+        return self._geom.groups
+
+
 def make_geometry(nd: int, stride: object, padding: object, output_padding: object,
                   dilation: object, groups: object) -> Geometry:
     """Check and normalise the hyper-parameters shared by functional and module APIs."""

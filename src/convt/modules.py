@@ -16,7 +16,7 @@ from .functional import pack_weight, run
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
-class TransposedLayerBase:
+class TransposedLayerBase(_args.GeometryAttrs):
     """Hyper-parameters, ``output_size`` handling and ``repr`` shared by the float and the
     quantized layers; subclasses fix ``_nd``."""
 
@@ -36,27 +36,6 @@ class TransposedLayerBase:
         self.in_channels, self.out_channels = _args.check_channels(
             in_channels, out_channels, self._geom.groups)
         self.padding_mode = _args.check_padding_mode(padding_mode)
-
-    # -- hyper-parameters (read-only: the packed weights depend on them) ---------------------
-    @property
-    def stride(self) -> tuple[int, ...]:
-        return self._geom.stride
-
-    @property
-    def padding(self) -> tuple[int, ...]:
-        return self._geom.padding
-
-    @property
-    def output_padding(self) -> tuple[int, ...]:
-        return self._geom.output_padding
-
-    @property
-    def dilation(self) -> tuple[int, ...]:
-        return self._geom.dilation
-
-    @property
-    def groups(self) -> int:
-        return self._geom.groups
 
     def _weight_shape(self) -> tuple[int, ...]:
         return (self.in_channels, self.out_channels // self.groups) + self.kernel_size

@@ -21,7 +21,7 @@ __all__ = ["PackedConvTransposeParams", "ConvTranspose1d", "ConvTranspose2d", "C
 _WEIGHT_QSCHEMES = ("per_tensor", "per_channel")
 
 
-class PackedConvTransposeParams:
+class PackedConvTransposeParams(_args.GeometryAttrs):
     """int8 weight, float bias and geometry, packed once into the engine's panels.
 
     Parameters
@@ -58,26 +58,6 @@ class PackedConvTransposeParams:
         self._weight = weight
         self._bias = _args.normalise_bias(bias, self.out_channels, nd)
         self._packed = pack_weight(w, zw, self._geom)
-
-    @property
-    def stride(self) -> tuple[int, ...]:
-        return self._geom.stride
-
-    @property
-    def padding(self) -> tuple[int, ...]:
-        return self._geom.padding
-
-    @property
-    def output_padding(self) -> tuple[int, ...]:
-        return self._geom.output_padding
-
-    @property
-    def dilation(self) -> tuple[int, ...]:
-        return self._geom.dilation
-
-    @property
-    def groups(self) -> int:
-        return self._geom.groups
 
     def unpack(self) -> tuple[QTensor, npt.NDArray[np.float32] | None]:
         """(weight QTensor, bias float32 ndarray or None)."""
