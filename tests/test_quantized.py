@@ -376,3 +376,30 @@ def test_reference_fma_is_rounded_once(rng):
         if len(ok) == 2:  # a true tie: the even mantissa
             ok = [v for v in ok if not (np.float32(v).view(np.int32) & 1)]
         assert got[i] == ok[0], (i, a[i], b[i], c[i], got[i], ok)
+
+
+def test_layer_caches_requantization_constants_without_going_stale(rng):
+    """The layer keeps its requantization constants between calls; a new output scale or
+    input scale takes effect on the next call, and the bias is the layer's own copy."""
+    m = convt.quantized.ConvTranspose1d(4, 6, 3, stride=2, rng=0)
+    w = convt.QTensor(rng.integers(-128, 128, (4, 6, 3), dtype=np.int8), 0.01, 0)
+    bias = rng.standard_normal(6).astype(np.float32)
+    m.set_weight_bias(w, bias)
+    q = rng.integers(0, 256, (2, 4, 9), dtype=np.uint8)
+
+    keep = bias.copy()
+
+    def check(sx, scale):
+        got = m(convt.QTensor(q, sx, 3)).int_repr()
+        want = QF.conv_transpose1d(convt.QTensor(q, sx, 3), w, keep, stride=2, scale=scale,
+                                   zero_point=100).int_repr()
+        np.testing.assert_array_equal(got, want)
+
+    m.scale, m.zero_point = 0.05, 100
+    check(0.02, 0.05)
+    bias[:] = 100.0  # the caller's array, not the layer's
+    np.testing.assert_array_equal(m.bias(), keep)
+    check(0.02, 0.05)
+    m.scale = 0.2
+    check(0.02, 0.2)
+    check(0.03, 0.2)

@@ -73,17 +73,28 @@ def run(packed: _engine.PackedWeightQ8, xb: npt.NDArray[np.uint8], batched: bool
         zx: int, sw: npt.NDArray[np.float64], bias: npt.NDArray[np.float32] | None,
         scale: float, zero_point: int, requant: str, out_channels: int,
         out_spatial: tuple[int, ...], out: npt.NDArray[np.uint8] | None,
-        num_threads: int | None, keep_apart: tuple[npt.NDArray[Any], ...] = ()) -> QTensor:
+        num_threads: int | None, keep_apart: tuple[npt.NDArray[Any], ...] = (),
+        cache: dict[Any, Any] | None = None) -> QTensor:
     """Allocate (or check) the uint8 output, compute requantization constants and run.
-    ``keep_apart``: arrays ``out=`` must not overlap besides the input and bias (the weight)."""
+    ``keep_apart``: arrays ``out=`` must not overlap besides the input and bias (the weight).
+    ``cache``: a dict kept with fixed weights and bias (a layer's packed parameters), where
+    the constants for each (requant, input scale, output scale) are kept between calls."""
     threads = _args.check_num_threads(num_threads) or _engine.max_threads()
     result, shape = _args.allocate_output(xb, batched, out_channels, out_spatial, out,
                                           np.uint8, bias, *keep_apart)
     groups = out_channels // len(sw)
-    consts = _requant.constants(requant, sx, np.tile(sw, groups), scale, bias)
+    key = (requant, sx, scale)
+    consts = None if cache is None else cache.get(key)
+    if consts is None:
+        consts = _requant.constants(requant, sx, np.tile(sw, groups), scale, bias)
+        if cache is not None:
+            if len(cache) >= 8:
+                cache.clear()
+            cache[key] = consts
+    mode, mult, fbias, rcp, ibias = consts
     x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
     o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
-    _engine.conv_transpose_q8(packed, x5, zx, (consts[0], zero_point) + consts[1:], o5,
+    _engine.conv_transpose_q8(packed, x5, zx, (mode, zero_point, mult, fbias, rcp, ibias), o5,
                               threads)
     return QTensor(result, scale, zero_point)
 

@@ -56,8 +56,13 @@ class PackedConvTransposeParams(_args.GeometryAttrs):
         w, self._sw, zw = check_qweight(weight, nd, self._geom.groups, weight.shape[0])
         self.out_channels = w.shape[1] * self._geom.groups
         self._weight = weight
-        self._bias = _args.normalise_bias(bias, self.out_channels, nd)
+        b = _args.normalise_bias(bias, self.out_channels, nd)
+        if b is not None:  # a copy: the cached requantization constants depend on it
+            b = b.copy()
+            b.flags.writeable = False
+        self._bias = b
         self._packed = pack_weight(w, zw, self._geom)
+        self._consts: dict[Any, Any] = {}  # requantization constants per (requant, sx, sy)
 
     def unpack(self) -> tuple[QTensor, npt.NDArray[np.float32] | None]:
         """(weight QTensor, bias float32 ndarray or None)."""
@@ -232,7 +237,8 @@ class _QConvTransposeNd(TransposedLayerBase):
         p = self._packed_params
         return run(p._packed, xb, batched, input.q_scale(), input.q_zero_point(), p._sw,
                    p._bias, self.scale, self.zero_point, self.requant, self.out_channels,
-                   out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(),))
+                   out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(),),
+                   cache=p._consts)
 
     forward = __call__
 
