@@ -7,6 +7,7 @@ this module trusts its inputs.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 from dataclasses import dataclass
@@ -187,15 +188,13 @@ def check_padding_mode(padding_mode: object) -> str:
 def as_rng(rng: Any) -> np.random.Generator:
     """``numpy.random.default_rng(rng)`` for a seed (None, a non-negative int or a sequence
     of them), a SeedSequence, BitGenerator or Generator; anything else an error naming rng."""
+    what = f"rng must be None, a non-negative int seed or a numpy.random.Generator, got {rng!r}"
     if isinstance(rng, (bool, np.bool_, str, bytes, float, np.floating)):
-        raise TypeError(f"rng must be None, a non-negative int seed or a numpy.random.Generator, "
-                        f"got {rng!r}")
+        raise TypeError(what)
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError) as e:
-        raise (ValueError if isinstance(e, ValueError) else TypeError)(
-            f"rng must be None, a non-negative int seed or a numpy.random.Generator, got "
-            f"{rng!r} ({e})") from None
+        raise type(e)(f"{what} ({e})") from None
 
 
 def check_device(device: object) -> None:
@@ -218,13 +217,24 @@ def check_dtype(dtype: Any, allowed: tuple[str, ...], name: str = "dtype") -> No
         raise ValueError(f"{name} must be None or {' / '.join(allowed)}, got {dtype!r}")
 
 
+def check_choice(value: object, choices: tuple[str, ...], name: str) -> str:
+    """One of the strings ``choices`` (an array or other non-string is an error too)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
 STATE_FORMATS = ("numpy", "npz", "torch")
 
 
-def check_state_format(format: object) -> str:
-    if not isinstance(format, str) or format not in STATE_FORMATS:
-        raise ValueError(f"format must be one of {STATE_FORMATS}, got {format!r}")
-    return format
+def check_state_keys(keys: set[str], want: set[str], strict: bool,
+                     required: set[str]) -> None:
+    """``load_state_dict``'s key check: exactly ``want`` with ``strict``, and always at
+    least ``required``."""
+    if (strict and keys != want) or required - keys:
+        raise KeyError(f"state_dict has keys {sorted(keys)}; this layer needs "
+                       f"{sorted(want)} (missing {sorted(want - keys)}, unexpected "
+                       f"{sorted(keys - want)})")
 
 
 def check_num_threads(num_threads: object) -> int | None:
@@ -266,9 +276,6 @@ def as_array(value: object, name: str) -> npt.NDArray[Any]:
         return value
     if _torch.is_tensor(value):
         return _torch.to_numpy(value, name)
-    if hasattr(value, "_q") and type(value).__name__ == "QTensor":
-        raise TypeError(f"{name} is a QTensor: the float operators take float arrays "
-                        f"(use .dequantize(), or the convt.quantized layers)")
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as e:
@@ -384,17 +391,13 @@ def empty(shape: tuple[int, ...], dtype: type[_S], name: str) -> npt.NDArray[_S]
     try:
         return np.empty(shape, dtype=dtype)
     except (MemoryError, ValueError) as e:
-        nbytes = np.dtype(dtype).itemsize
-        for s in shape:
-            nbytes *= int(s)
+        nbytes = np.dtype(dtype).itemsize * math.prod(int(s) for s in shape)
         raise MemoryError(f"cannot allocate the {name} of shape {tuple(shape)} "
                           f"({nbytes / 2**30:.3g} GiB): {e}") from None
 
 
 def check_alloc(shape: tuple[int, ...], name: str = "output") -> None:
-    n = 1
-    for s in shape:
-        n *= int(s)
+    n = math.prod(int(s) for s in shape)
     if n > MAX_ELEMENTS:
         raise ValueError(f"the {name} would have shape {tuple(shape)} ({n} elements): too large")
 

@@ -164,7 +164,7 @@ class _ConvTransposeNd(TransposedLayerBase):
         ``np.savez(path, **m.state_dict())`` saves the layer without torch.  ``'torch'`` gives
         torch tensors, for the torch layer's ``load_state_dict``.
         """
-        _args.check_state_format(format)
+        _args.check_choice(format, _args.STATE_FORMATS, "format")
         sd: OrderedDict[str, Any] = OrderedDict(weight=self._weight)
         if self._bias is not None:
             sd["bias"] = self._bias
@@ -181,10 +181,7 @@ class _ConvTransposeNd(TransposedLayerBase):
         """
         keys = set(state_dict.keys())
         want = {"weight"} | ({"bias"} if self._bias is not None else set())
-        if strict and keys != want:
-            raise KeyError(f"state_dict has keys {sorted(keys)}; this layer needs exactly "
-                           f"{sorted(want)} (missing {sorted(want - keys)}, unexpected "
-                           f"{sorted(keys - want)})")
+        _args.check_state_keys(keys, want, strict, required=set())
         if "weight" in keys:
             self.weight = state_dict["weight"]
         if "bias" in keys:

@@ -57,18 +57,17 @@ def constants(mode: str, sx: float, sw: npt.ArrayLike, sy: float,
                          f"{float(np.asarray(bias)[i])}")
     a = (_f32(sx) * sw.astype(_f32)).astype(_f32)
     _check_normal(a, "the input's scale times the weight's scale", sx, sw, sy)
-    _check_normal((a / _f32(sy)).astype(_f32),
-                  "the input's scale times the weight's scale divided by scale", sx, sw, sy)
+    m = (a / _f32(sy)).astype(_f32)  # fbgemm's multiplier M
+    _check_normal(m, "the input's scale times the weight's scale divided by scale", sx, sw, sy)
     if mode == "fbgemm":
         # a = f32(sx * sw); M = f32(a / sy); rcp = f32(1 / (double) a); the kernels compute
         # fma(bias, rcp, f32(acc)) rounded once (include/convt/requant.h)
-        mult = (a / _f32(sy)).astype(_f32)
         rcp = (1.0 / a.astype(np.float64)).astype(_f32)
         b = np.zeros(n, _f32) if bias is None else np.asarray(bias, _f32)
         with np.errstate(over="ignore", invalid="ignore"):
             _check_bias_term(b, (b.astype(np.float64) * rcp).astype(_f32),
                              "bias / (input scale * weight scale)")
-        return (0, np.ascontiguousarray(mult), np.ascontiguousarray(b),
+        return (0, np.ascontiguousarray(m), np.ascontiguousarray(b),
                 np.ascontiguousarray(rcp), np.zeros(n, np.int32))
     if mode == "qnnpack":
         # qbias = rint(f32(bias * f32(1 / f32((double) sw * (double) sx))))

@@ -56,9 +56,7 @@ def check_qweight(weight: object, nd: int, groups: int, in_channels: int
 
 
 def check_requant(requant: object) -> str:
-    if not isinstance(requant, str) or requant not in _requant.MODES:
-        raise ValueError(f"requant must be one of {_requant.MODES}, got {requant!r}")
-    return requant
+    return _args.check_choice(requant, _requant.MODES, "requant")
 
 
 def pack_weight(w: npt.NDArray[np.int8], zw: npt.NDArray[np.int64],

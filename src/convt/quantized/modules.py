@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from types import ModuleType
 from typing import Any, Mapping, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from .. import _args, _engine, _torch
+from .. import modules as float_modules
 from .._typing import OutputSize, RngLike, Scale, Size, TorchModule, TorchTensor, ZeroPoint
 from ..modules import TransposedLayerBase, _ConvTransposeNd, init_bound, init_weight
 from ..qtensor import QTensor, _check_scale, _check_zero_point, quantize_per_channel, \
@@ -177,7 +177,7 @@ class _QConvTransposeNd(TransposedLayerBase):
         weight) for the torch layer's ``load_state_dict``.  :meth:`load_state_dict` takes
         all three.
         """
-        _args.check_state_format(format)
+        _args.check_choice(format, _args.STATE_FORMATS, "format")
         w, b = self._packed_params.unpack()
         sd: OrderedDict[str, Any] = OrderedDict(
             weight=w, bias=b, scale=np.array(self.scale, dtype=np.float32),
@@ -214,10 +214,7 @@ class _QConvTransposeNd(TransposedLayerBase):
             sd.setdefault("bias", None)
         keys = set(sd)
         want = {"weight", "bias", "scale", "zero_point"}
-        if keys - want and strict or want - keys:
-            raise KeyError(f"state_dict has keys {sorted(keys)}; a quantized layer needs "
-                           f"{sorted(want)} (missing {sorted(want - keys)}, unexpected "
-                           f"{sorted(keys - want)})")
+        _args.check_state_keys(keys, want, strict, required=want)
         scale, zp = (_torch.to_numpy(v, k) if _torch.is_tensor(v) else v
                      for k, v in (("scale", sd["scale"]), ("zero_point", sd["zero_point"])))
         self.set_weight_bias(sd["weight"], sd["bias"])
@@ -263,8 +260,8 @@ class _QConvTransposeNd(TransposedLayerBase):
         the quantization carried by its input QTensor.
         """
         if _torch.is_module(mod):
-            mod = getattr(_float_modules(), f"ConvTranspose{cls._nd}d").from_torch(mod)
-        if not isinstance(mod, getattr(_float_modules(), f"ConvTranspose{cls._nd}d")):
+            mod = getattr(float_modules, f"ConvTranspose{cls._nd}d").from_torch(mod)
+        if not isinstance(mod, getattr(float_modules, f"ConvTranspose{cls._nd}d")):
             raise TypeError(f"mod must be a convt.ConvTranspose{cls._nd}d or a "
                             f"torch.nn.ConvTranspose{cls._nd}d, got {_torch._describe(mod)}")
         m = cls(mod.in_channels, mod.out_channels, mod.kernel_size, stride=mod.stride,
@@ -312,11 +309,6 @@ class _QConvTransposeNd(TransposedLayerBase):
             bias=self.bias() is not None, dilation=self.dilation)
         tm.load_state_dict(self.state_dict(format="torch"))
         return tm
-
-
-def _float_modules() -> ModuleType:
-    from .. import modules
-    return modules
 
 
 def _doc(nd: int) -> str:
