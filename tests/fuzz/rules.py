@@ -58,17 +58,18 @@ class Issues:
 
 
 def _ntuple(v, nd, name, iss):
-    """int, or a length-nd tuple/list of ints (numpy integers allowed) -> tuple or None."""
+    """int, or a length-nd (or length-1, expanded as torch does) tuple/list of ints (numpy
+    integers allowed) -> tuple or None."""
     if is_int(v):
         items = [int(v)] * nd
     elif isinstance(v, (tuple, list)):
-        if len(v) != nd or not all(is_int(e) for e in v):
+        if len(v) not in (1, nd) or not all(is_int(e) for e in v):
             iss.invalid(f"{name}: not an int or {nd} ints", name)
             return None
-        items = [int(e) for e in v]
-    elif isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.ndim == 1 and len(v) == nd:
+        items = [int(e) for e in v] * (nd if len(v) == 1 else 1)  # (k,) expands, as in torch
+    elif isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.ndim == 1 and len(v) in (1, nd):
         iss.maybe_(f"{name}: 1-d integer array", name)
-        items = [int(e) for e in v]
+        items = [int(e) for e in v] * (nd if len(v) == 1 else 1)
     elif isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.ndim == 0:
         iss.maybe_(f"{name}: 0-d integer array", name)
         items = [int(v)] * nd
