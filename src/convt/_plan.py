@@ -170,21 +170,15 @@ def make_direct_schedule(phases: Phases, batch: int, groups: int, cig: int, cog:
     mtile = min(_ceil_to(mwmax, NR), max(NR, DIRECT_TILE_ELEMS // phases.nw // NR * NR))
     outer = max(1, batch * cout * len(heads))
     per = max(1, math.ceil(MIN_TASKS * 2 / outer))
-    units: Any  # (h, row0, row1) tuples, then with a W block, then as an int64 array
-    n: npt.NDArray[Any]
-    c: npt.NDArray[Any]
-    u: npt.NDArray[Any]
-    units = [(int(h), a, b) for h, r in zip(heads, rows)
-             for a, b in _even_blocks(int(r), math.ceil(int(r) / per), 1)]
-    nunits = max(1, len(units))
-    want_w = math.ceil(MIN_TASKS * 2 / (batch * cout * nunits))
+    row_units = [(int(h), a, b) for h, r in zip(heads, rows)
+                 for a, b in _even_blocks(int(r), math.ceil(int(r) / per), 1)]
+    want_w = math.ceil(MIN_TASKS * 2 / (batch * cout * max(1, len(row_units))))
     mtile = min(mtile, max(NR, _ceil_to(math.ceil(mwmax / want_w), NR)))
-    wblocks = [(a, min(mwmax, a + mtile)) for a in range(0, mwmax, mtile)]
-    units = [u + wb for u in units for wb in wblocks]
-    units = np.asarray(units, dtype=np.int64).reshape(-1, 5)
-    n, c, u = np.meshgrid(np.arange(batch), np.arange(cout), np.arange(len(units)),
-                          indexing="ij")
-    n, c, u = n.ravel(), c.ravel(), u.ravel()
+    w_blocks = _even_blocks(mwmax, mtile, NR)  # each at most mtile: the scratch's bound
+    units = np.asarray([ru + wb for ru in row_units for wb in w_blocks],
+                       dtype=np.int64).reshape(-1, 5)
+    n, c, u = (a.ravel() for a in np.meshgrid(np.arange(batch), np.arange(cout),
+                                              np.arange(len(units)), indexing="ij"))
     tasks = np.concatenate([np.stack([n, c], axis=1), units[u]], axis=1).astype(np.int64)
     return DirectSchedule(tasks=tasks.reshape(-1, 7), mcount=mcount, mtile=mtile, macs=macs)
 
