@@ -194,7 +194,7 @@ def test_a_single_long_row_is_split_across_threads():
     pw = convt.functional.pack_weight(np.ones((1, 1, 3), np.float32),
                                       convt._args.make_geometry(1, 2, 0, 0, 1, 1))
     assert pw.direct
-    sched, _ = pw.schedule(1, (1, 1, 2 * x.shape[2] + 1))
+    sched, _ = pw.schedule(1, (1, 1, x.shape[2]), (1, 1, 2 * x.shape[2] + 1))
     assert len(sched.tasks) >= convt._plan.MIN_TASKS
     # the tasks cover the row's W grid without overlap
     spans = sorted((int(t[5]), int(t[6])) for t in sched.tasks)

@@ -1,9 +1,9 @@
 /* Direct transposed convolution for groups with very few output channels (depthwise and
  * similar), where a GEMM would use one or two of the micro-kernel's rows.  Float and int8.
  *
- * Same phase decomposition as the GEMM path (geom.h): for one output row (n, co, od, oh) and
- * each W phase rw, acc[mw] = sum over taps t of the phase and input channels ci of
- * w * x[.., mw + delta_w] (a vectorised axpy along W: float, or exact int32 of (x - zx) with
+ * Same phase decomposition as the GEMM path (geom.h), both directions: for one output row
+ * (n, co, od, oh) and each W phase rw, acc[mw] = sum over taps t of the phase and input
+ * channels ci of w * x[.., mw + delta_w] (a vectorised axpy along W: float, or exact int32 of (x - zx) with
  * the int16 weight w - zw), then the W phase rows are written into the output row with the
  * bias (float) or requantized once (int8).  Every output element is written once.
  */
@@ -91,6 +91,7 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
     const int64_t cig = G->cig, cog = G->cog, g = co / cog, cl = co - g * cog, nw = G->nw;
     const int64_t sd = G->stride[0], sh = G->stride[1], sw = G->stride[2];
+    const int64_t isd = G->istride[0], ish = G->istride[1];
     const int64_t ID = G->in_shape[0], IH = G->in_shape[1], IW = G->in_shape[2];
     const int64_t OH = G->out_shape[1], OW = G->out_shape[2];
     const int64_t Mh = P0->mcount[1], m0 = task[CONVT_D_M0], m1 = task[CONVT_D_M1];
@@ -110,13 +111,13 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
             memset(a, 0, (mend - m0) * 4);  /* 0.0f and 0 */
             for (int64_t t = 0; t < P->ntaps; ++t) {
                 const int64_t *dl = P->delta + 3 * t;
-                const int64_t id = md + dl[0], ih = mh + dl[1];
+                const int64_t id = md * isd + dl[0], ih = mh * ish + dl[1], wlim = P->wlim[t];
                 if (id < 0 || id >= ID || ih < 0 || ih >= IH) continue;
-                /* m with 0 <= m + dl[2] < IW */
+                /* m with 0 <= m + dl[2] < wlim */
                 const int64_t lo = m0 > -dl[2] ? m0 : -dl[2];
-                const int64_t hi = mend < IW - dl[2] ? mend : IW - dl[2];
+                const int64_t hi = mend < wlim - dl[2] ? mend : wlim - dl[2];
                 if (lo >= hi) continue;
-                const int64_t xr = xoff + (id * IH + ih) * IW + dl[2] + lo;
+                const int64_t xr = xoff + (id * IH + ih) * IW + P->xoff[t] + dl[2] + lo;
                 for (int64_t ci = 0; ci < cig; ++ci) {
                     const int64_t wi = woff + ci * cog * ksize + P->kidx[t];
                     const int64_t xi = xr + ci * G->in_size;

@@ -164,7 +164,8 @@ static int64_t convt_a_index(int64_t q, int64_t k, int64_t r, int64_t K, int64_t
 
 /* Pack weights w (cin, cog, KD, KH, KW; float32 or int8 by wtype) into per-(group, phase)
  * tiles of V's layout: row k = t*ckr + ci of phase P holds w[g*cig + ci, co, kidx[t]] minus
- * the zero point zw[co] (int8), 0 for ci >= cig and co >= cog.  For raw-activation variants
+ * the zero point zw[g*cog + co] (int8; one per output channel), 0 for ci >= cig and co >= cog.
+ * A forward convolution's weight (cout, cig, ...) arrives transposed to this layout.  For raw-activation variants
  * wsum[g][p][co] receives the sum of the packed column. */
 static void convt_pack_a(const convt_gemm_kernel *V, const void *w, const int32_t *zw,
                          const convt_geom *G, int64_t ksize, const convt_phase *phases,
@@ -189,7 +190,7 @@ static void convt_pack_a(const convt_gemm_kernel *V, const void *w, const int32_
                         if (V->dtype == CONVT_DT_F32) {
                             ((float *)apack)[at] = ok ? ((const float *)w)[wi] : 0.0f;
                         } else {
-                            const int32_t v = ok ? ((const int8_t *)w)[wi] - zw[co] : 0;
+                            const int32_t v = ok ? ((const int8_t *)w)[wi] - zw[g * cog + co] : 0;
                             sum += v;
                             if (V->a_size == 2) ((int16_t *)apack)[at] = (int16_t)v;
                             else ((int8_t *)apack)[at] = (int8_t)v;

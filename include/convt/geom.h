@@ -17,6 +17,12 @@
  * scatter-add, no col buffer, and tasks (disjoint output blocks) never race.  Stride 1 is
  * the ordinary convolution (one phase), kernel == stride is one tap per phase (pixel shuffle).
  *
+ * Forward convolution is the same computation with one phase (residue 0, output stride 1)
+ * whose taps read the input at i = m*stride + delta_k, delta_k = k*d - p: the input steps
+ * are G->istride (1 for a transposed convolution).  Along W the input is always read with
+ * unit step, so a forward convolution strided along W reads a copy split into its W residues
+ * (_plan.py): each tap then has its own W extent (wlim) and start in the row (xoff).
+ *
  * Columns come in slivers of CONVT_NR = 16 (every micro-kernel's width).  A task computes
  * the W phases that share (rd, rh) together, for the same columns, so the epilogue writes
  * each output row contiguously, interleaving phases.
@@ -33,8 +39,11 @@
 
 typedef struct {
     int64_t batch, cin, cout, groups, cig, cog;
-    int64_t in_shape[3], out_shape[3], stride[3];
-    int64_t in_size, out_size;      /* products of in_shape / out_shape */
+    int64_t in_shape[3], out_shape[3];
+    int64_t stride[3];              /* output step per phase-grid position (1: forward) */
+    int64_t istride[3];             /* input step per grid position along D, H (1: transposed);
+                                     * W is always 1 */
+    int64_t in_size, out_size;      /* products of in_shape (W: the row pitch) / out_shape */
     int64_t ckr;                    /* rows per tap in packed panels: cig rounded up to KR */
     int64_t kc, mc, nc;             /* K block (multiple of KR), channel block (multiple of
                                      * MR), column block (multiple of NR) */
@@ -52,8 +61,10 @@ typedef struct {
                                      * that rounded up to whole slivers (padding columns are
                                      * computed, never stored) */
     int64_t a_offset;               /* start of this phase's packed A within a group */
-    const int64_t *delta;           /* ntaps x 3 input offsets: i = m + delta */
+    const int64_t *delta;           /* ntaps x 3 input offsets: i = m*istride + delta */
     const int64_t *kidx;            /* ntaps flattened kernel indices (kd*KH + kh)*KW + kw */
+    const int64_t *wlim;            /* ntaps: a tap reads W positions 0 <= iw < wlim */
+    const int64_t *xoff;            /* ntaps: where a tap's W positions start in a row */
 } convt_phase;
 
 /* One task computes out[n, g*cog + co0 .. co1, ...] for the nph consecutive phases p0 ..
@@ -153,14 +164,16 @@ static void convt_tap_offsets(const convt_geom *G, const convt_phase *P, int64_t
 {
     const int64_t *dl = P->delta + 3 * t;
     const int64_t ID = G->in_shape[0], IH = G->in_shape[1], IW = G->in_shape[2];
+    const int64_t isd = G->istride[0], ish = G->istride[1];
+    const int64_t wlim = P->wlim[t], xo = P->xoff[t];
     const int64_t nstride = G->cin * G->in_size, Mw = P->mcount[2];
-    /* valid mw: mw < Mw and 0 <= mw + dw < IW */
+    /* valid mw: mw < Mw and 0 <= mw + dw < wlim */
     const int64_t mw_lo = dl[2] < 0 ? -dl[2] : 0;
-    const int64_t mw_hi = Mw < IW - dl[2] ? Mw : IW - dl[2];
+    const int64_t mw_hi = Mw < wlim - dl[2] ? Mw : wlim - dl[2];
     for (int64_t s = 0; s < nsl; ++s) {
         const int64_t *cd = ws->coord + 4 * s * CONVT_NR;
         if (ws->rowsl[s]) {
-            const int64_t id = cd[1] + dl[0], ih = cd[2] + dl[1], mw0 = cd[3];
+            const int64_t id = cd[1] * isd + dl[0], ih = cd[2] * ish + dl[1], mw0 = cd[3];
             int64_t lo = mw_lo - mw0, hi = mw_hi - mw0;
             lo = lo < 0 ? 0 : lo;
             hi = hi > CONVT_NR ? CONVT_NR : hi;
@@ -169,7 +182,7 @@ static void convt_tap_offsets(const convt_geom *G, const convt_phase *P, int64_t
                 ws->base[s] = 0;
                 continue;
             }
-            ws->base[s] = cd[0] * nstride + (id * IH + ih) * IW + mw0 + dl[2];
+            ws->base[s] = cd[0] * nstride + (id * IH + ih) * IW + xo + mw0 + dl[2];
             ws->lo[s] = (unsigned char)lo;
             ws->hi[s] = (unsigned char)hi;
             ws->kind[s] = lo == 0 && hi == CONVT_NR ? CONVT_SL_FULL : CONVT_SL_SPAN;
@@ -179,9 +192,10 @@ static void convt_tap_offsets(const convt_geom *G, const convt_phase *P, int64_t
         for (int64_t j = 0; j < CONVT_NR; ++j, cd += 4) {
             int64_t off = -1;
             if (s * CONVT_NR + j < ncol) {
-                const int64_t id = cd[1] + dl[0], ih = cd[2] + dl[1], iw = cd[3] + dl[2];
-                if (cd[3] < Mw && id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW)
-                    off = cd[0] * nstride + (id * IH + ih) * IW + iw;
+                const int64_t id = cd[1] * isd + dl[0], ih = cd[2] * ish + dl[1];
+                const int64_t iw = cd[3] + dl[2];
+                if (cd[3] < Mw && id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < wlim)
+                    off = cd[0] * nstride + (id * IH + ih) * IW + xo + iw;
             }
             o[j] = off;
         }

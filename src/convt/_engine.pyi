@@ -46,6 +46,7 @@ class _PackedBase:
     ckr: int
     ksize: int
     direct: bool
+    forward: bool  # a forward convolution's weights (same layout, see PackedWeight)
     tier: int
     kind: int
     variant: str
@@ -63,12 +64,15 @@ class _PackedBase:
         dilation: tuple[int, int, int],
         groups: int,
         kind: int,
+        forward: bool,
     ) -> None: ...
     def _pack(
         self, weight: npt.NDArray[Any], zero_points: npt.NDArray[np.int32] | None = None
     ) -> None: ...
     # (convt._plan.Schedule or DirectSchedule, the C phase table), cached per shape
-    def schedule(self, batch: int, out_shape: tuple[int, ...]) -> tuple[Any, Any]: ...
+    def schedule(
+        self, batch: int, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+    ) -> tuple[Any, Any]: ...
 
 class PackedWeight(_PackedBase):
     weight: npt.NDArray[np.float32]  # direct kernel only: the weights as they are
@@ -79,6 +83,7 @@ class PackedWeight(_PackedBase):
         padding: tuple[int, int, int],
         dilation: tuple[int, int, int],
         groups: int,
+        forward: bool = False,
     ) -> None: ...
 
 class PackedWeightQ8(_PackedBase):
@@ -91,16 +96,17 @@ class PackedWeightQ8(_PackedBase):
         padding: tuple[int, int, int],
         dilation: tuple[int, int, int],
         groups: int,
+        forward: bool = False,
     ) -> None: ...
 
-def conv_transpose_f32(
+def convolve_f32(
     pw: PackedWeight,
     x: npt.NDArray[np.float32],
     bias: npt.NDArray[np.float32] | None,
     out: npt.NDArray[np.float32],
     num_threads: int,
 ) -> npt.NDArray[np.float32]: ...
-def conv_transpose_q8(
+def convolve_q8(
     pw: PackedWeightQ8,
     x: npt.NDArray[np.uint8],
     zx: int,

@@ -18,8 +18,8 @@ from libc.stdlib cimport malloc, free
 from cython.parallel cimport prange, threadid
 
 from convt._kernels cimport *
-from convt._plan import (DIRECT_MAX_COG, PARALLEL_MIN_MACS, make_direct_schedule, make_phases,
-                         make_schedule)
+from convt._plan import (DIRECT_MAX_COG, PARALLEL_MIN_MACS, make_direct_schedule,
+                         make_forward_phases, make_phases, make_schedule)
 
 
 cdef extern from *:
@@ -193,18 +193,22 @@ cdef class _PhaseTable:
 
 
 cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog, int64_t mr,
-                              object wcols=None):
-    """Phases as C structs; a phase's packed weights take ceil(cog/mr)*mr*taps*ckr elements."""
+                              object wcols=None, int64_t in_w=1):
+    """Phases as C structs; a phase's packed weights take ceil(cog/mr)*mr*taps*ckr elements.
+    ``in_w``: the input's width, which bounds each tap's W reads (Phases.tap_limits)."""
     cdef _PhaseTable tab = _PhaseTable()
     cdef int64_t P = len(ph.residue), p, a, nq = (cog + mr - 1) // mr
     cdef const int64_t[:, ::1] residue = ph.residue
     cdef const int64_t[::1] tap_start = ph.tap_start
     cdef const int64_t[:, ::1] delta = ph.delta if len(ph.delta) else np.zeros((1, 3), np.int64)
     cdef const int64_t[::1] kidx = ph.kidx if len(ph.kidx) else np.zeros(1, np.int64)
+    wlim_a, xoff_a, _ = ph.tap_limits(in_w)
+    cdef const int64_t[::1] wlim = wlim_a if len(wlim_a) else np.zeros(1, np.int64)
+    cdef const int64_t[::1] xoff = xoff_a if len(xoff_a) else np.zeros(1, np.int64)
     cdef const int64_t[:, ::1] mc = mcount
     cdef const int64_t[::1] wc = mcount[:, 2].copy() if wcols is None else wcols
     cdef int64_t aoff = 0
-    tab.keep = (delta, kidx)
+    tab.keep = (delta, kidx, wlim, xoff)
     tab.nphases = P
     tab.phases = <convt_phase *>malloc(max(P, 1) * sizeof(convt_phase))
     if tab.phases == NULL:
@@ -219,13 +223,15 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog
         aoff += nq * mr * ckr * tab.phases[p].ntaps
         tab.phases[p].delta = &delta[tap_start[p], 0] if tab.phases[p].ntaps else &delta[0, 0]
         tab.phases[p].kidx = &kidx[tap_start[p]] if tab.phases[p].ntaps else &kidx[0]
+        tab.phases[p].wlim = &wlim[tap_start[p]] if tab.phases[p].ntaps else &wlim[0]
+        tab.phases[p].xoff = &xoff[tap_start[p]] if tab.phases[p].ntaps else &xoff[0]
     return tab
 
 
 class _PackedBase:
     """Geometry, phases, kernel variant and cached schedules of packed weights."""
 
-    def _init_geometry(self, shape, stride, padding, dilation, groups, int kind):
+    def _init_geometry(self, shape, stride, padding, dilation, groups, int kind, forward):
         cin, cog = shape[0], shape[1]
         self.kernel = tuple(int(k) for k in shape[2:])
         self.stride = tuple(stride)
@@ -235,7 +241,10 @@ class _PackedBase:
         self.cig = cin // self.groups
         self.cog = cog
         self.ksize = int(np.prod(self.kernel))
-        self.phases = make_phases(self.kernel, self.stride, self.padding, self.dilation)
+        # The weight is in the transposed layout (cin, cog, *k) for both directions.
+        self.forward = bool(forward)
+        self.phases = (make_forward_phases if forward else make_phases)(
+            self.kernel, self.stride, self.padding, self.dilation)
         # Few output channels per group: the direct kernel reads the weights as they are.
         self.direct = self.cog <= DIRECT_MAX_COG
         self.tier = _tier
@@ -275,17 +284,18 @@ class _PackedBase:
         with nogil:
             convt_pack_a(v, &wv[0], &zv[0], &G, ksize, tab.phases, &av[0], sp, wcog)
 
-    def schedule(self, batch, out_shape):
-        """(Schedule, phase table) for this batch and output shape, cached: a layer called
-        repeatedly on the same shapes plans once."""
-        key = (int(batch), tuple(out_shape))
+    def schedule(self, batch, in_shape, out_shape):
+        """(Schedule, phase table) for this batch, input and output shape, cached: a layer
+        called repeatedly on the same shapes plans once."""
+        key = (int(batch), tuple(in_shape), tuple(out_shape))
         hit = self._schedules.get(key)
         if hit is None:
             make = make_direct_schedule if self.direct else make_schedule
-            sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[1],
-                         self.stride, self.tile)
+            sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[2],
+                         self.tile)
             hit = (sched, _phase_table(self.phases, sched.mcount, self.ckr, self.cog,
-                                       self.tile[0], getattr(sched, "wcols", None)))
+                                       self.tile[0], getattr(sched, "wcols", None),
+                                       key[1][2]))
             if len(self._schedules) >= 16:
                 self._schedules.clear()
             self._schedules[key] = hit
@@ -298,12 +308,14 @@ class PackedWeight(_PackedBase):
 
     Built from a float32 weight of shape ``(C_in, C_out/groups, KD, KH, KW)`` (1-D and 2-D
     kernels carry unit dimensions) and the 3-D stride, padding and dilation; reused for any
-    input size.
+    input size.  ``forward``: the weights of a forward convolution (``padding`` its leading
+    side), given in the same layout, i.e. the forward weight ``(C_out, C_in/groups, ...)``
+    transposed per group.
     """
 
-    def __init__(self, weight, stride, padding, dilation, groups):
+    def __init__(self, weight, stride, padding, dilation, groups, forward=False):
         weight = np.ascontiguousarray(weight, dtype=np.float32)
-        self._init_geometry(weight.shape, stride, padding, dilation, groups, 0)
+        self._init_geometry(weight.shape, stride, padding, dilation, groups, 0, forward)
         # Non-finite weights: the GEMM multiplies taps that fall outside the input (packed as
         # 0), and 0 * inf is NaN; the direct kernel skips those taps, as the definition does.
         self.direct = self.direct or not np.isfinite(weight).all()
@@ -317,20 +329,21 @@ class PackedWeightQ8(_PackedBase):
     """int8 weights packed for the exact integer GEMM of the current tier.
 
     ``weight``: int8 ``(C_in, C_out/groups, KD, KH, KW)``; ``zero_points``: int32, one per
-    output channel of a group (``C_out/groups``; a per-tensor zero point repeated).  With all
-    zero points 0 the tier's u8 x s8 variant is used (VNNI where the CPU has it), otherwise the
-    int16 variant on ``w - zero point``.
+    output channel (``C_out``).  With all zero points 0 the tier's u8 x s8 variant is used
+    (VNNI where the CPU has it), otherwise the int16 variant on ``w - zero point``.
+    ``forward`` as for :class:`PackedWeight`.
     """
 
-    def __init__(self, weight, zero_points, stride, padding, dilation, groups):
+    def __init__(self, weight, zero_points, stride, padding, dilation, groups, forward=False):
         weight = np.ascontiguousarray(weight, dtype=np.int8)
         zw = np.ascontiguousarray(zero_points, dtype=np.int32)
         self._init_geometry(weight.shape, stride, padding, dilation, groups,
-                            1 if not zw.any() else 2)
+                            1 if not zw.any() else 2, forward)
         if self.direct:
-            zshape = (1, -1) + (1,) * (weight.ndim - 2)
-            self.w16 = np.ascontiguousarray(weight.astype(np.int16)
-                                            - zw.reshape(zshape).astype(np.int16))
+            # (groups, cig, cog, ...) minus the zero point of output channel g*cog + co
+            zg = zw.reshape((groups, 1, -1) + (1,) * (weight.ndim - 2)).astype(np.int16)
+            w16 = weight.reshape((groups, -1) + weight.shape[1:]).astype(np.int16) - zg
+            self.w16 = np.ascontiguousarray(w16.reshape(weight.shape))
         else:
             self._pack(weight, zw)
 
@@ -339,26 +352,27 @@ class PackedWeightQ8(_PackedBase):
 _scratch = threading.local()  # per calling thread: concurrent calls never share scratch
 
 
-def _get_scratch(nbytes):
+def _get_scratch(nbytes, slot="buf"):
     """A reusable byte buffer of at least ``nbytes``: fresh multi-MB allocations cost page
     faults and kernel zeroing on every call.  The caller keeps the returned array alive for
-    as long as it uses the memory (a re-entrant call may replace the cached one)."""
-    buf = getattr(_scratch, "buf", None)
+    as long as it uses the memory (a re-entrant call may replace the cached one).  ``slot``:
+    "buf" (per-thread workspaces) or "split" (the W-split copy of a forward input)."""
+    buf = getattr(_scratch, slot, None)
     if buf is None or buf.nbytes < nbytes:
         buf = None
-        _scratch.buf = None  # the old buffer goes before the new one is allocated
+        setattr(_scratch, slot, None)  # the old buffer goes before the new one is allocated
         try:
             buf = np.empty(nbytes, dtype=np.uint8)
         except MemoryError:
             raise MemoryError(f"cannot allocate {nbytes} bytes of scratch") from None
-        _scratch.buf = buf
+        setattr(_scratch, slot, buf)
     return buf
 
 
 def scratch_nbytes():
     """Bytes of scratch the calling thread holds (kept between calls; for tests)."""
-    buf = getattr(_scratch, "buf", None)
-    return 0 if buf is None else buf.nbytes
+    return sum(0 if b is None else b.nbytes
+               for b in (getattr(_scratch, "buf", None), getattr(_scratch, "split", None)))
 
 
 cdef char *_aligned(object buf):
@@ -373,10 +387,12 @@ cdef void _fill_geom(convt_geom *G, pw, x, out, tab):
     G.batch, G.cin = x.shape[0], x.shape[1]
     G.cout = out.shape[1]
     G.groups, G.cig, G.cog, G.ckr = pw.groups, pw.cig, pw.cog, pw.ckr
+    ph = pw.phases
     for a in range(3):
         G.in_shape[a] = x.shape[2 + a]
         G.out_shape[a] = out.shape[2 + a]
-        G.stride[a] = pw.stride[a]
+        G.stride[a] = ph.out_stride[a]
+        G.istride[a] = ph.in_stride[a]
     G.in_size = G.in_shape[0] * G.in_shape[1] * G.in_shape[2]
     G.out_size = G.out_shape[0] * G.out_shape[1] * G.out_shape[2]
     G.a_group_stride = pw.a_group_stride
@@ -384,7 +400,7 @@ cdef void _fill_geom(convt_geom *G, pw, x, out, tab):
     G.nphases = (<_PhaseTable>tab).nphases
 
 
-def conv_transpose_f32(pw, x, bias, out, num_threads):
+def convolve_f32(pw, x, bias, out, num_threads):
     """out[...] = conv_transpose(x) with packed weights ``pw``; 5-D C-contiguous float32.
 
     ``x`` is (N, C_in, D, H, W), ``out`` (N, C_out, OD, OH, OW) and is fully overwritten;
@@ -405,7 +421,7 @@ def conv_transpose_f32(pw, x, bias, out, num_threads):
     return out
 
 
-def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
+def convolve_q8(pw, x, int zx, requant, out, num_threads):
     """out[...] = requantized exact conv_transpose of uint8 ``x`` with int8 packed ``pw``.
 
     ``x`` (N, C_in, D, H, W) and ``out`` (N, C_out, OD, OH, OW) are C-contiguous uint8;
@@ -440,13 +456,15 @@ def conv_transpose_q8(pw, x, int zx, requant, out, num_threads):
 
 cdef _execute(pw, x, out, const convt_epi *E, num_threads):
     """Plan (cached) and run every task of one call, on up to ``num_threads`` threads."""
-    sched, tab = pw.schedule(x.shape[0], out.shape[2:])
+    sched, tab = pw.schedule(x.shape[0], x.shape[2:], out.shape[2:])
     cdef convt_geom G
-    _fill_geom(&G, pw, x, out, tab)
     cdef int nthreads = max(1, min(int(num_threads), len(sched.tasks)))
     if sched.macs < PARALLEL_MIN_MACS:
         nthreads = 1
     nthreads = _usable_threads(nthreads)
+    if pw.phases.wsplit:  # a forward convolution strided along W reads its input split
+        x = _split_w(pw.phases, x, nthreads)
+    _fill_geom(&G, pw, x, out, tab)
     # Raw pointers below stay valid: x, out, the packed arrays and the scratch buffer are held
     # by Python references for the whole call.
     cdef const unsigned char[::1] xv = x.reshape(-1).view(np.uint8)
@@ -455,6 +473,34 @@ cdef _execute(pw, x, out, const convt_epi *E, num_threads):
         _run_direct(&G, pw, <_PhaseTable>tab, sched, &xv[0], E, &ov[0], nthreads)
     else:
         _run_gemm(&G, pw, <_PhaseTable>tab, sched, &xv[0], E, &ov[0], nthreads)
+
+
+cdef object _split_w(ph, x, int nthreads):
+    """The input with each row split into the W residues the taps read (include/convt/split.h),
+    in per-thread scratch: a (N, C, D, H, ncomp * ceil(W / stride_w)) array."""
+    _, _, pitch = ph.tap_limits(x.shape[4])
+    shape = x.shape[:4] + (pitch,)
+    cdef int64_t esize = x.dtype.itemsize, iw = x.shape[4], sw = ph.split_stride
+    cdef int64_t ncomp = len(ph.wsplit), wq = pitch // ncomp
+    cdef int64_t rows = x.shape[0] * x.shape[1] * x.shape[2] * x.shape[3]
+    buf = _get_scratch(rows * pitch * esize + 64, "split")
+    xs = np.frombuffer(buf, np.uint8, rows * pitch * esize,
+                       (64 - buf.ctypes.data % 64) % 64).view(x.dtype).reshape(shape)
+    res_a = np.asarray(ph.wsplit, dtype=np.int64)
+    cdef const int64_t[::1] res = res_a
+    cdef const unsigned char[::1] xv = x.reshape(-1).view(np.uint8)
+    cdef unsigned char[::1] sv = xs.reshape(-1).view(np.uint8)
+    cdef const void *xp = &xv[0]
+    cdef void *sp = &sv[0]
+    cdef Py_ssize_t blk = 64, nblk = (rows + 63) // 64, b  # signed: MSVC OpenMP 2.0
+    with nogil:
+        if nthreads == 1:
+            convt_split_w_rows(xp, sp, 0, rows, iw, sw, &res[0], ncomp, wq, <int>esize)
+        else:
+            for b in prange(nblk, schedule="static", num_threads=nthreads):
+                convt_split_w_rows(xp, sp, b * blk, min(rows, (b + 1) * blk), iw, sw, &res[0],
+                                   ncomp, wq, <int>esize)
+    return xs
 
 
 cdef _run_gemm(convt_geom *G, pw, _PhaseTable tab, sched, const void *xp, const convt_epi *E,

@@ -8,6 +8,7 @@ cdef extern from "convt/tiers.h" nogil:
         int64_t in_shape[3]
         int64_t out_shape[3]
         int64_t stride[3]
+        int64_t istride[3]
         int64_t in_size, out_size
         int64_t ckr
         int64_t kc, mc, nc
@@ -24,6 +25,8 @@ cdef extern from "convt/tiers.h" nogil:
         int64_t a_offset
         const int64_t *delta
         const int64_t *kidx
+        const int64_t *wlim
+        const int64_t *xoff
 
     ctypedef struct convt_workspace:
         pass
@@ -87,3 +90,9 @@ cdef extern from "convt/tiers.h" nogil:
 cdef extern from "convt/threads.h" nogil:
     int convt_openmp_enabled()
     int convt_max_threads()
+
+
+cdef extern from "convt/split.h" nogil:
+    void convt_split_w_rows(const void *x, void *xs, int64_t r0, int64_t r1, int64_t iw,
+                            int64_t sw, const int64_t *res, int64_t ncomp, int64_t wq,
+                            int esize)

@@ -1,8 +1,15 @@
-"""Planning: split a transposed convolution into stride phases and parallel tasks.
+"""Planning: split a convolution (transposed or forward) into phases of GEMMs and parallel tasks.
 
 Everything here works on small tables (per-dimension taps, phases, task lists); the data never
 passes through Python.  Spatial geometry is always 3-D: 1-D and 2-D problems carry leading
 unit dimensions (kernel 1, stride 1, padding 0, dilation 1).
+
+Both directions are one computation: per phase, output position ``residue + out_stride*m``
+sums, over the phase's taps, weight times input at ``m*in_stride + delta``.  A transposed
+convolution has ``out_stride = stride`` (one phase per reachable residue) and ``in_stride = 1``;
+a forward convolution has one phase, ``out_stride = 1`` and ``in_stride = stride``.  Along W the
+engine always reads with unit step (contiguous slivers): a forward convolution strided along W
+reads a copy of the input split into its W residues ("W split", see ``Phases.wsplit``).
 """
 
 from __future__ import annotations
@@ -60,6 +67,12 @@ class Phases:
     ``residue[p]`` are the output positions' remainders modulo stride in phase ``p``;
     ``tap_start[p]:tap_start[p+1]`` index ``delta`` (input offset of each tap, 3 per tap) and
     ``kidx`` (flattened kernel index of each tap).
+
+    ``out_stride``/``in_stride`` are the steps of output and input per grid position (see the
+    module docstring).  ``wsplit`` is empty, or the W residues ``r`` of the input a forward
+    convolution strided along W reads: the engine then reads a copy whose rows hold, one after
+    the other, ``x[..., r::stride_w]`` for each; tap ``t`` reads component ``wcomp[t]`` at
+    ``m + delta[t, 2]``.
     """
 
     residue: np.ndarray  # (P, 3) int64
@@ -68,6 +81,26 @@ class Phases:
     kidx: np.ndarray  # (T,) int64
     nw: int
     complete: bool
+    out_stride: tuple[int, int, int] = (1, 1, 1)
+    in_stride: tuple[int, int, int] = (1, 1, 1)
+    wsplit: tuple[int, ...] = ()
+    wcomp: np.ndarray | None = None  # (T,) int64 component of each tap (W split only)
+    split_stride: int = 1  # the W stride the split copy undoes (1: no split)
+
+    def tap_limits(self, in_w: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(wlim, xoff, row pitch) for input rows of ``in_w`` elements: per tap, the number of
+        W positions it may read (its component's length) and where its component starts in a
+        row of the engine's input (the split copy or the input itself)."""
+        ntaps = len(self.kidx)
+        if not self.wsplit:
+            return (np.full(ntaps, in_w, dtype=np.int64), np.zeros(ntaps, dtype=np.int64), in_w)
+        sw = self.split_stride
+        wq = -(-in_w // sw)
+        res = np.asarray(self.wsplit, dtype=np.int64)
+        comp_len = np.maximum(0, (in_w - res + sw - 1) // sw)
+        assert self.wcomp is not None
+        return comp_len[self.wcomp], self.wcomp * wq, wq * len(res)
+
 
 
 def _dim_phases(k: int, s: int, p: int, d: int) -> dict[int, list[tuple[int, int]]]:
@@ -99,7 +132,39 @@ def make_phases(kernel: Sequence[int], stride: Sequence[int], padding: Sequence[
         kidx=np.asarray(kidx, dtype=np.int64),
         nw=len(per_dim[2]),
         complete=all(len(dp) == s for dp, s in zip(per_dim, stride)),
+        out_stride=(int(stride[0]), int(stride[1]), int(stride[2])),
     )
+
+
+def make_forward_phases(kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                        dilation: Sequence[int]) -> Phases:
+    """The one phase of a forward convolution: output o reads input o*stride - padding + k*d
+    for every tap k (``padding`` is the leading side's; the trailing side's only sets the
+    output size, and taps past the input read nothing).  Along W the taps read the split
+    copy when the W stride is above 1: input w = m*sw + delta = (m + delta // sw)*sw +
+    delta % sw is element m + delta // sw of component delta % sw."""
+    sw = int(stride[2])
+    per_dim = [[(kk, kk * d - p) for kk in range(k)]
+               for k, p, d in zip(kernel, padding, dilation)]
+    used = sorted({dw % sw for _, dw in per_dim[2]}) if sw > 1 else []
+    comp_of = {r: i for i, r in enumerate(used)}
+    KH, KW = kernel[1], kernel[2]
+    deltas, kidx, wcomp = [], [], []
+    for (kd, dd), (kh, dh), (kw, dw) in itertools.product(*per_dim):
+        if sw > 1:
+            wcomp.append(comp_of[dw % sw])
+            dw //= sw
+        deltas.append((dd, dh, dw))
+        kidx.append((kd * KH + kh) * KW + kw)
+    return Phases(
+        residue=np.zeros((1, 3), dtype=np.int64),
+        tap_start=np.asarray([0, len(kidx)], dtype=np.int64),
+        delta=np.asarray(deltas, dtype=np.int64).reshape(-1, 3),
+        kidx=np.asarray(kidx, dtype=np.int64),
+        nw=1, complete=True, out_stride=(1, 1, 1),
+        in_stride=(int(stride[0]), int(stride[1]), 1),
+        wsplit=tuple(used), wcomp=np.asarray(wcomp, dtype=np.int64) if used else None,
+        split_stride=sw if used else 1)
 
 
 def _even_blocks(total: int, max_block: int, align: int) -> list[tuple[int, int]]:
@@ -132,11 +197,10 @@ class Schedule:
     macs: int
 
 
-def phase_grid(phases: Phases, out_shape: Sequence[int],
-               stride: Sequence[int]) -> npt.NDArray[np.int64]:
-    """(P, 3): per phase and dimension, the number of m with residue + stride*m < O."""
+def phase_grid(phases: Phases, out_shape: Sequence[int]) -> npt.NDArray[np.int64]:
+    """(P, 3): per phase and dimension, the number of m with residue + out_stride*m < O."""
     out_a = np.asarray(out_shape, dtype=np.int64)
-    stride_a = np.asarray(stride, dtype=np.int64)
+    stride_a = np.asarray(phases.out_stride, dtype=np.int64)
     grid: npt.NDArray[np.int64] = np.maximum(0, (out_a - phases.residue + stride_a - 1)
                                              // stride_a)
     return grid
@@ -155,9 +219,8 @@ class DirectSchedule:
 
 
 def make_direct_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
-                         out_shape: Sequence[int], stride: Sequence[int],
-                         tile: object = None) -> DirectSchedule:
-    mcount = phase_grid(phases, out_shape, stride)
+                         out_shape: Sequence[int], tile: object = None) -> DirectSchedule:
+    mcount = phase_grid(phases, out_shape)
     ntaps = np.diff(phases.tap_start)
     macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
     cout = groups * cog
@@ -166,7 +229,7 @@ def make_direct_schedule(phases: Phases, batch: int, groups: int, cig: int, cog:
     heads, rows = heads[rows > 0], rows[rows > 0]
     # W tiles: the accumulators of a group's nw phases fit DIRECT_TILE_ELEMS (bounded scratch
     # for any row length); rows split first, then W, until there are tasks for every thread.
-    mwmax = -(-int(out_shape[2]) // int(stride[2]))
+    mwmax = -(-int(out_shape[2]) // int(phases.out_stride[2]))
     mtile = min(_ceil_to(mwmax, NR), max(NR, DIRECT_TILE_ELEMS // phases.nw // NR * NR))
     outer = max(1, batch * cout * len(heads))
     per = max(1, math.ceil(MIN_TASKS * 2 / outer))
@@ -188,7 +251,7 @@ def _ceil_to(v: int, m: int) -> int:
 
 
 def make_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
-                  out_shape: Sequence[int], stride: Sequence[int],
+                  out_shape: Sequence[int],
                   tile: tuple[int, int, int] = (6, 1, 4)) -> Schedule:
     """Tasks over (group, phase unit, column block, channel block).
 
@@ -203,7 +266,7 @@ def make_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
     mr, kr, esize = tile
     ckr = -(-cig // kr) * kr
     nw = phases.nw
-    mcount = phase_grid(phases, out_shape, stride)
+    mcount = phase_grid(phases, out_shape)
     ntaps = np.diff(phases.tap_start)
     macs = int((batch * np.prod(mcount, axis=1) * ntaps).sum()) * cig * cog * groups
     # Short rows padded to whole slivers: every sliver then lies in one row (contiguous loads

@@ -30,7 +30,7 @@ def run(packed: _engine.PackedWeight, xb: npt.NDArray[np.float32], batched: bool
                                           np.float32, bias, *keep_apart)
     x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
     o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
-    _engine.conv_transpose_f32(packed, x5, bias, o5, threads)
+    _engine.convolve_f32(packed, x5, bias, o5, threads)
     return result
 
 

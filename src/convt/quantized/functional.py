@@ -62,7 +62,8 @@ def check_requant(requant: object) -> str:
 def pack_weight(w: npt.NDArray[np.int8], zw: npt.NDArray[np.int64],
                 geom: _args.Geometry) -> _engine.PackedWeightQ8:
     w5 = w.reshape(w.shape[:2] + _args.pad3(w.shape[2:], 1))
-    return _engine.PackedWeightQ8(w5, zw.astype(np.int32), _args.pad3(geom.stride, 1),
+    return _engine.PackedWeightQ8(w5, np.tile(zw.astype(np.int32), geom.groups),
+                                  _args.pad3(geom.stride, 1),
                                   _args.pad3(geom.padding, 0), _args.pad3(geom.dilation, 1),
                                   geom.groups)
 
@@ -92,7 +93,7 @@ def run(packed: _engine.PackedWeightQ8, xb: npt.NDArray[np.uint8], batched: bool
     mode, mult, fbias, rcp, ibias = consts
     x5 = np.ascontiguousarray(xb).reshape(xb.shape[:2] + _args.pad3(xb.shape[2:], 1))
     o5 = result.reshape(shape[:2] + _args.pad3(shape[2:], 1))
-    _engine.conv_transpose_q8(packed, x5, zx, (mode, zero_point, mult, fbias, rcp, ibias), o5,
+    _engine.convolve_q8(packed, x5, zx, (mode, zero_point, mult, fbias, rcp, ibias), o5,
                               threads)
     return QTensor(result, scale, zero_point)
 

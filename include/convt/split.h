@@ -1,0 +1,47 @@
+/* The W split of a forward convolution's input (_plan.py make_forward_phases, geom.h).
+ *
+ * A forward convolution strided along W reads input w = m*sw + delta.  The engine reads W with
+ * unit step (whole 16-column slivers), so the input is first copied with each row split into
+ * its W residues: row r of x (iw elements) becomes ncomp components of wq = ceil(iw/sw)
+ * elements, component c holding x[r, res[c] + q*sw].  A component shorter than wq ends in
+ * zeros, which no tap reads as data (each tap stops at its component's length, P->wlim); they
+ * only keep 16-wide vector loads over initialised memory.  One pass over the input, bounded by
+ * its size.
+ */
+#ifndef CONVT_SPLIT_H
+#define CONVT_SPLIT_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Rows r0 .. r1 of x (esize-byte elements: 4 float32, 1 uint8) into xs. */
+static void convt_split_w_rows(const void *x, void *xs, int64_t r0, int64_t r1, int64_t iw,
+                               int64_t sw, const int64_t *res, int64_t ncomp, int64_t wq,
+                               int esize)
+{
+    const int64_t pitch = ncomp * wq;
+    for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t c = 0; c < ncomp; ++c) {
+            const int64_t n = (iw - res[c] + sw - 1) / sw;  /* this component's length */
+            if (esize == 4) {
+                const float *src = (const float *)x + r * iw + res[c];
+                float *dst = (float *)xs + r * pitch + c * wq;
+                if (sw == 2)  /* the common stride: a loop the compiler vectorises */
+                    for (int64_t q = 0; q < n; ++q) dst[q] = src[2 * q];
+                else
+                    for (int64_t q = 0; q < n; ++q) dst[q] = src[q * sw];
+                memset(dst + n, 0, (size_t)(wq - n) * 4);
+            } else {
+                const uint8_t *src = (const uint8_t *)x + r * iw + res[c];
+                uint8_t *dst = (uint8_t *)xs + r * pitch + c * wq;
+                if (sw == 2)
+                    for (int64_t q = 0; q < n; ++q) dst[q] = src[2 * q];
+                else
+                    for (int64_t q = 0; q < n; ++q) dst[q] = src[q * sw];
+                memset(dst + n, 0, (size_t)(wq - n));
+            }
+        }
+    }
+}
+
+#endif
