@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence, TypeVar, cast
 
 import numpy as np
@@ -58,7 +58,7 @@ def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
             items = items * n
         if len(items) != n:
             raise ValueError(
-                f"{name} must be an int or a tuple of {n} ints for a {n}-d transposed "
+                f"{name} must be an int or a tuple of {n} ints for a {n}-d "
                 f"convolution, got {tuple(items)!r} ({len(items)} entries)")
         for v in items:
             if not _is_int(v):
@@ -67,20 +67,50 @@ def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
 
 
+PADDING_STRINGS = ("valid", "same")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
 @dataclass(frozen=True)
 class Geometry:
-    """Normalised hyper-parameters of one n-d transposed convolution."""
+    """Normalised hyper-parameters of one n-d convolution, transposed (the default) or
+    forward (``transposed=False``: ``padding`` may then be ``'valid'`` or ``'same'`` and
+    ``output_padding`` is all zeros)."""
 
     nd: int
     stride: tuple[int, ...]
-    padding: tuple[int, ...]
+    padding: tuple[int, ...] | str
     output_padding: tuple[int, ...]
     dilation: tuple[int, ...]
     groups: int
+    transposed: bool = True
+
+    def pads(self, kernel: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(leading, trailing) padding per dimension.  ``'same'`` splits the total padding
+        ``dilation*(kernel - 1)`` as PyTorch does: the odd element goes to the trailing side."""
+        if self.padding == "valid":
+            return (0,) * self.nd, (0,) * self.nd
+        if self.padding == "same":
+            total = [d * (k - 1) for d, k in zip(self.dilation, kernel)]
+            return tuple(t // 2 for t in total), tuple(t - t // 2 for t in total)
+        assert not isinstance(self.padding, str)
+        return self.padding, self.padding
+
+    def unpadded(self) -> Geometry:
+        """The same geometry with zero padding: the convolution of an input padded already
+        (``padding_mode`` other than ``'zeros'``)."""
+        return replace(self, padding=(0,) * self.nd)
 
     def output_spatial_unchecked(self, in_spatial: Sequence[int], kernel: Sequence[int],
                                  output_padding: Sequence[int]) -> tuple[int, ...]:
-        """O = (I - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding + 1."""
+        """Transposed: O = (I - 1)*stride - 2*padding + dilation*(kernel - 1) + output_padding
+        + 1.  Forward: O = floor((I + lead + trail - dilation*(kernel - 1) - 1) / stride) + 1
+        (``lead``, ``trail``: :meth:`pads`)."""
+        if not self.transposed:
+            lo, hi = self.pads(kernel)
+            return tuple((i + a + b - d * (k - 1) - 1) // s + 1 for i, a, b, d, k, s in
+                         zip(in_spatial, lo, hi, self.dilation, kernel, self.stride))
+        assert not isinstance(self.padding, str)
         return tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1 for i, s, p, d, k, o in
                      zip(in_spatial, self.stride, self.padding, self.dilation, kernel,
                          output_padding))
@@ -91,6 +121,13 @@ class Geometry:
         op = self.output_padding if output_padding is None else output_padding
         out = self.output_spatial_unchecked(in_spatial, kernel, op)
         if any(o <= 0 for o in out):
+            if not self.transposed:
+                lo, hi = self.pads(kernel)
+                raise ValueError(
+                    f"input of spatial size {tuple(in_spatial)} is smaller than the kernel's "
+                    f"extent: kernel {tuple(kernel)}, dilation {self.dilation}, padding "
+                    f"{self.padding!r} ({lo} before, {hi} after) would give an output of "
+                    f"size {out}; every size must be positive (pad more or enlarge the input)")
             raise ValueError(
                 f"the output would have spatial size {out} for input size {tuple(in_spatial)}, "
                 f"kernel {tuple(kernel)}, stride {self.stride}, padding {self.padding}, "
@@ -110,7 +147,7 @@ class GeometryAttrs:
         return self._geom.stride
 
     @property
-    def padding(self) -> tuple[int, ...]:
+    def padding(self) -> tuple[int, ...] | str:
         return self._geom.padding
 
     @property
@@ -146,6 +183,22 @@ def make_geometry(nd: int, stride: object, padding: object, output_padding: obje
     return Geometry(nd, stride_t, padding_t, output_padding_t, dilation_t, groups_i)
 
 
+def make_conv_geometry(nd: int, stride: object, padding: object, dilation: object,
+                       groups: object) -> Geometry:
+    """The forward convolution's hyper-parameters: ``padding`` as ints or ``'valid'`` /
+    ``'same'`` (the latter with stride 1 only, as in PyTorch)."""
+    if isinstance(padding, str):
+        pad: tuple[int, ...] | str = check_choice(padding, PADDING_STRINGS, "padding")
+        base = make_geometry(nd, stride, 0, 0, dilation, groups)
+        if pad == "same" and any(s != 1 for s in base.stride):
+            raise ValueError(f"padding='same' is not supported for strided convolutions "
+                             f"(stride={base.stride}); use integer padding")
+    else:
+        base = make_geometry(nd, stride, padding, 0, dilation, groups)
+        pad = base.padding
+    return replace(base, padding=pad, transposed=False)
+
+
 def check_output_padding(output_padding: Sequence[int], stride: Sequence[int],
                          dilation: Sequence[int]) -> None:
     for o, s, d in zip(output_padding, stride, dilation):
@@ -178,11 +231,32 @@ def check_channels(in_channels: object, out_channels: object,
     return cin, cout
 
 
-def check_padding_mode(padding_mode: object) -> str:
-    if not isinstance(padding_mode, str) or padding_mode != "zeros":
-        raise ValueError(
-            f"padding_mode must be 'zeros' for transposed convolution, got {padding_mode!r}")
-    return padding_mode
+def check_padding_mode(padding_mode: object, transposed: bool = True) -> str:
+    if transposed:
+        if not isinstance(padding_mode, str) or padding_mode != "zeros":
+            raise ValueError(
+                f"padding_mode must be 'zeros' for transposed convolution, got {padding_mode!r}")
+        return padding_mode
+    return check_choice(padding_mode, PADDING_MODES, "padding_mode")
+
+
+def pad_input(xb: npt.NDArray[_S], lead: Sequence[int], trail: Sequence[int],
+              mode: str) -> npt.NDArray[_S]:
+    """Pad a batched (N, C, *spatial) input's spatial dimensions as PyTorch's ``F.pad`` does
+    for the convolution layers' ``padding_mode`` (values copied, so exact for quantized
+    integers too).  PyTorch refuses reflection by ``>=`` the size and circular padding by
+    more than it; so does this."""
+    sizes = xb.shape[2:]
+    for a, (i, lo, hi) in enumerate(zip(sizes, lead, trail)):
+        if (mode == "reflect" and max(lo, hi) >= i) or (mode == "circular" and max(lo, hi) > i):
+            bound = "smaller than" if mode == "reflect" else "at most"
+            raise ValueError(
+                f"padding_mode={mode!r} needs padding {bound} the input size in each "
+                f"dimension, got padding ({lo}, {hi}) for size {i} in spatial dimension {a} "
+                f"(input shape {xb.shape})")
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    widths = [(0, 0), (0, 0)] + list(zip(lead, trail))
+    return np.pad(xb, widths, mode=np_mode)  # type: ignore[call-overload,no-any-return]
 
 
 def as_rng(rng: Any) -> np.random.Generator:
@@ -289,8 +363,12 @@ def as_array(value: object, name: str) -> npt.NDArray[Any]:
     return arr
 
 
-def split_batch(x: npt.NDArray[_S], nd: int,
-                name: str = "input") -> tuple[npt.NDArray[_S], bool]:
+def op_name(transposed: bool) -> str:
+    return "transposed convolution" if transposed else "convolution"
+
+
+def split_batch(x: npt.NDArray[_S], nd: int, name: str = "input",
+                transposed: bool = True) -> tuple[npt.NDArray[_S], bool]:
     """Return a batched (N, C, *spatial) view and whether the input was batched."""
     if x.ndim == nd + 2:
         return x, True
@@ -298,8 +376,8 @@ def split_batch(x: npt.NDArray[_S], nd: int,
         return x[None], False
     raise ValueError(
         f"{name} must have {nd + 1} (unbatched: C, {spatial_names(nd)}) or {nd + 2} "
-        f"(batched: N, C, {spatial_names(nd)}) dimensions for a {nd}-d transposed "
-        f"convolution, got shape {x.shape}")
+        f"(batched: N, C, {spatial_names(nd)}) dimensions for a {nd}-d "
+        f"{op_name(transposed)}, got shape {x.shape}")
 
 
 def spatial_names(nd: int) -> str:
@@ -336,6 +414,39 @@ def normalise_weight(w: npt.NDArray[_S], nd: int, groups: int,
     if in_channels % groups:
         raise ValueError(f"input channels ({in_channels}) must be divisible by groups ({groups})")
     return w
+
+
+def normalise_forward_weight(w: npt.NDArray[_S], nd: int, groups: int,
+                             in_channels: int) -> npt.NDArray[_S]:
+    """A forward convolution's weight: (C_out, C_in/groups, *kernel), PyTorch's layout."""
+    if w.ndim != nd + 2:
+        raise ValueError(
+            f"weight must have shape (C_out, C_in/groups, *kernel) with {nd} kernel dimensions "
+            f"({nd + 2} in all), got shape {w.shape}")
+    if in_channels == 0:
+        raise ValueError(f"input has 0 channels: at least one is needed (weight shape {w.shape})")
+    if in_channels % groups:
+        raise ValueError(f"input channels ({in_channels}) must be divisible by groups ({groups})")
+    if w.shape[1] * groups != in_channels:
+        raise ValueError(
+            f"weight has {w.shape[1]} input channels per group (shape {w.shape}) but input has "
+            f"{in_channels} channels in {groups} group(s): expected C_in/groups = "
+            f"{in_channels // groups}")
+    if any(s == 0 for s in w.shape):
+        raise ValueError(f"weight has an empty dimension: shape {w.shape}")
+    if w.shape[0] % groups:
+        raise ValueError(f"weight's output channels ({w.shape[0]}) must be divisible by groups "
+                         f"({groups})")
+    return w
+
+
+def engine_layout(w: npt.NDArray[_S], groups: int) -> npt.NDArray[_S]:
+    """A forward weight (C_out, C_in/groups, *k) in the engine's layout (C_in, C_out/groups,
+    *k): the transposed convolution's, whose adjoint the forward convolution is (a copy)."""
+    cout, cig = w.shape[:2]
+    wg = w.reshape((groups, cout // groups, cig) + w.shape[2:])
+    return np.ascontiguousarray(wg.swapaxes(1, 2)).reshape((groups * cig, cout // groups)
+                                                            + w.shape[2:])
 
 
 def normalise_bias(bias: object, out_channels: int, nd: int) -> npt.NDArray[np.float32] | None:

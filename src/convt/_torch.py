@@ -60,21 +60,26 @@ def to_numpy(t: Any, name: str) -> npt.NDArray[Any]:
     return arr
 
 
-def check_module(module: object, name: str, family: str, nd: int) -> None:
-    """``module`` must be a torch module of class ``{family}ConvTranspose{nd}d``: a TypeError
-    naming ``name`` and what is expected otherwise (not the AttributeError or RuntimeError of
-    reading attributes off the wrong object)."""
+def check_module(module: object, name: str, family: str, nd: int,
+                 transposed: bool = True) -> None:
+    """``module`` must be a torch module of class ``ConvTranspose{nd}d`` (or ``Conv{nd}d``)
+    of ``family`` 'float' (torch.nn), 'quantized' (torch.ao.nn.quantized) or 'dynamic'
+    (torch.ao.nn.quantized.dynamic): a TypeError naming ``name`` and what is expected otherwise
+    (not the AttributeError or RuntimeError of reading attributes off the wrong object)."""
     torch = sys.modules.get("torch")
-    expected = {"float": f"torch.nn.ConvTranspose{nd}d",
-                "quantized": f"torch.ao.nn.quantized.ConvTranspose{nd}d"}[family]
+    cls_name = f"{'ConvTranspose' if transposed else 'Conv'}{nd}d"
+    where = {"float": "torch.nn", "quantized": "torch.ao.nn.quantized",
+             "dynamic": "torch.ao.nn.quantized.dynamic"}[family]
     ok = False
     if torch is not None and isinstance(module, torch.nn.Module):
-        if family == "float":
-            ok = isinstance(module, getattr(torch.nn, f"ConvTranspose{nd}d"))
-        else:
-            ok = isinstance(module, getattr(torch.ao.nn.quantized, f"ConvTranspose{nd}d"))
+        space = {"float": lambda: torch.nn, "quantized": lambda: torch.ao.nn.quantized,
+                 "dynamic": lambda: torch.ao.nn.quantized.dynamic}[family]()
+        cls = getattr(space, cls_name)
+        ok = type(module) is cls if family != "float" else isinstance(module, cls)
+        if family == "quantized":  # the dynamic classes subclass the static ones
+            ok = ok or (isinstance(module, cls) and "dynamic" not in type(module).__module__)
     if not ok:
-        raise TypeError(f"{name} must be a {expected}, got {_describe(module)}")
+        raise TypeError(f"{name} must be a {where}.{cls_name}, got {_describe(module)}")
 
 
 def _describe(obj: object) -> str:

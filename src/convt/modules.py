@@ -1,4 +1,4 @@
-"""Float32 transposed-convolution layers: ``ConvTranspose1d/2d/3d``."""
+"""Float32 layers: ``ConvTranspose1d/2d/3d`` and ``Conv1d/2d/3d``."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from . import _args, _engine, _torch
 from ._typing import OutputSize, RngLike, Size, TorchModule
 from .functional import pack_weight, run
 
-__all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+__all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d", "Conv2d",
+           "Conv3d"]
 
 
-class TransposedLayerBase(_args.GeometryAttrs):
-    """Hyper-parameters, ``output_size`` handling and ``repr`` shared by the float and the
-    quantized layers; subclasses fix ``_nd``."""
+class LayerBase(_args.GeometryAttrs):
+    """Hyper-parameters, input checks and ``repr`` shared by every layer, float and quantized,
+    of both directions; subclasses fix ``_nd`` and ``_transposed``."""
 
     _nd = 0
+    _transposed = True
     in_channels: int
     out_channels: int
     kernel_size: tuple[int, ...]
@@ -28,24 +30,52 @@ class TransposedLayerBase(_args.GeometryAttrs):
     _geom: _args.Geometry
 
     def _init_hyper(self, in_channels: int, out_channels: int, kernel_size: Size, stride: Size,
-                    padding: Size, output_padding: Size, groups: int, dilation: Size,
+                    padding: Size | str, output_padding: Size, groups: int, dilation: Size,
                     padding_mode: str) -> None:
         nd = self._nd
-        self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
+        if self._transposed:
+            self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation,
+                                             groups)
+        else:
+            self._geom = _args.make_conv_geometry(nd, stride, padding, dilation, groups)
         self.kernel_size = _args.check_kernel_size(kernel_size, nd)
         self.in_channels, self.out_channels = _args.check_channels(
             in_channels, out_channels, self._geom.groups)
-        self.padding_mode = _args.check_padding_mode(padding_mode)
+        self.padding_mode = _args.check_padding_mode(padding_mode, self._transposed)
 
     def _weight_shape(self) -> tuple[int, ...]:
-        return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        if self._transposed:
+            return (self.in_channels, self.out_channels // self.groups) + self.kernel_size
+        return (self.out_channels, self.in_channels // self.groups) + self.kernel_size
 
-    def _output_spatial(self, xb: npt.NDArray[Any], batched: bool, output_size: Any,
-                        input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Output spatial shape for a batched input view, honouring ``output_size``."""
+    @classmethod
+    def _class_name(cls) -> str:
+        """PyTorch's (and convt's) class name: ConvTranspose{n}d or Conv{n}d."""
+        return f"{'ConvTranspose' if cls._transposed else 'Conv'}{cls._nd}d"
+
+    def _engine_geom(self) -> _args.Geometry:
+        """The geometry the engine runs: without padding when the input is padded first."""
+        return self._geom if self.padding_mode == "zeros" else self._geom.unpadded()
+
+    def _check_channels(self, xb: npt.NDArray[Any], input_shape: tuple[int, ...]) -> None:
         if xb.shape[1] != self.in_channels:
             raise ValueError(f"input has {xb.shape[1]} channels (shape {input_shape}), "
                              f"expected in_channels={self.in_channels}")
+
+    def _pad_input(self, xb: npt.NDArray[_A]) -> npt.NDArray[_A]:
+        """The input padded by ``padding_mode`` (forward layers with a mode besides zeros)."""
+        if self.padding_mode == "zeros":
+            return xb
+        lead, trail = self._geom.pads(self.kernel_size)
+        return _args.pad_input(xb, lead, trail, self.padding_mode)
+
+    def _output_spatial(self, xb: npt.NDArray[Any], batched: bool, output_size: Any,
+                        input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Output spatial shape for a batched (already padded) input view, honouring
+        ``output_size`` (transposed layers)."""
+        self._check_channels(xb, input_shape)
+        if not self._transposed:
+            return self._engine_geom().output_spatial(xb.shape[2:], self.kernel_size)
         if output_size is None:
             op = self.output_padding
         else:
@@ -58,7 +88,9 @@ class TransposedLayerBase(_args.GeometryAttrs):
         nd = self._nd
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}{after_stride}")
-        if self.padding != (0,) * nd:
+        if isinstance(self.padding, str):
+            s += f", padding={self.padding}"
+        elif self.padding != (0,) * nd:
             s += f", padding={self.padding}"
         if self.dilation != (1,) * nd:
             s += f", dilation={self.dilation}"
@@ -73,10 +105,11 @@ class TransposedLayerBase(_args.GeometryAttrs):
         return s
 
 
-def init_bound(out_channels: int, groups: int, kernel_size: tuple[int, ...]) -> float:
+def init_bound(weight_shape: tuple[int, ...]) -> float:
     """PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) reduces to
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = C_out/groups * prod(kernel)."""
-    return 1.0 / math.sqrt(out_channels // groups * math.prod(kernel_size))
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = weight.shape[1] * prod(kernel), i.e.
+    C_out/groups * prod(kernel) for a transposed layer, C_in/groups * prod(kernel) forward."""
+    return 1.0 / math.sqrt(math.prod(weight_shape[1:]))
 
 
 def init_weight(shape: tuple[int, ...], bound: float, rng: RngLike) -> npt.NDArray[np.float32]:
@@ -89,36 +122,41 @@ def init_weight(shape: tuple[int, ...], bound: float, rng: RngLike) -> npt.NDArr
     return w
 
 
-_Layer = TypeVar("_Layer", bound="_ConvTransposeNd")
+_Layer = TypeVar("_Layer", bound="_FloatLayer")
+_A = TypeVar("_A", bound=np.generic)
 
 
-class _ConvTransposeNd(TransposedLayerBase):
-    """Shared implementation; subclasses fix ``_nd``."""
+def torch_hyper(module: Any, transposed: bool) -> dict[str, Any]:
+    """A torch layer's hyper-parameters as keyword arguments of the convt layer."""
+    kw = dict(stride=module.stride, padding=module.padding, groups=module.groups,
+              dilation=module.dilation, padding_mode=module.padding_mode)
+    if transposed:
+        kw["output_padding"] = module.output_padding
+    return kw
+
+
+class _FloatLayer(LayerBase):
+    """Parameters, saving, copying and conversion of the float layers, both directions."""
 
     _weight: npt.NDArray[np.float32]
     _bias: npt.NDArray[np.float32] | None
     _packed: _engine.PackedWeight | None
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
-                 stride: Size = 1, padding: Size = 0, output_padding: Size = 0, groups: int = 1,
-                 bias: bool = True, dilation: Size = 1, padding_mode: str = "zeros",
-                 device: Any = None, dtype: Any = None, *,
-                 rng: RngLike = None) -> None:
-        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
-                         output_padding, groups, dilation, padding_mode)
+    def _init_params(self, bias: bool, device: Any, dtype: Any, rng: RngLike) -> None:
         _args.check_device(device)
         _args.check_dtype(dtype, ("float32",))
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"bias must be True or False, got {bias!r}")
         gen = _args.as_rng(rng)
-        bound = init_bound(self.out_channels, self.groups, self.kernel_size)
+        bound = init_bound(self._weight_shape())
         self._set_weight(init_weight(self._weight_shape(), bound, gen))
         self.bias = init_weight((self.out_channels,), bound, gen) if bias else None
 
     # -- parameters ------------------------------------------------------------------------
     @property
     def weight(self) -> npt.NDArray[np.float32]:
-        """float32 ``(C_in, C_out/groups, *kernel_size)``, read-only.
+        """float32 ``(C_in, C_out/groups, *kernel_size)`` (transposed) or ``(C_out,
+        C_in/groups, *kernel_size)`` (forward), read-only.
 
         Assign a new array to change it (it is copied and re-packed on the next call);
         in-place writes are refused so the packed copy can never go stale.
@@ -203,8 +241,59 @@ class _ConvTransposeNd(TransposedLayerBase):
 
     def _packed_weight(self) -> _engine.PackedWeight:
         if self._packed is None:
-            self._packed = pack_weight(self._weight, self._geom)
+            self._packed = pack_weight(self._weight, self._engine_geom())
         return self._packed
+
+    def extra_repr(self) -> str:
+        return self._repr_fields(self._bias is not None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+    @classmethod
+    def from_torch(cls: type[_Layer], module: TorchModule) -> _Layer:
+        """Copy the torch layer of the same name (weights, bias, hyper-parameters).
+
+        Any floating dtype and device, trainable or not, weight-normed (parametrized) too;
+        computation is float32.
+        """
+        _torch.check_module(module, "module", "float", cls._nd, cls._transposed)
+        _torch.float_module_dtype(module, "module")
+        make: Any = cls  # the subclasses' constructors take these (torch's signatures)
+        m: _Layer = make(module.in_channels, module.out_channels, module.kernel_size,
+                         bias=module.bias is not None, **torch_hyper(module, cls._transposed))
+        m.weight = _torch.to_numpy(module.weight, "module.weight")
+        if module.bias is not None:
+            m.bias = _torch.to_numpy(module.bias, "module.bias")
+        return m
+
+    def to_torch(self) -> TorchModule:
+        """The same layer as a torch module of the same name (needs torch)."""
+        torch = _torch._torch()
+        kw = dict(stride=self.stride, padding=self.padding, groups=self.groups,
+                  bias=self._bias is not None, dilation=self.dilation)
+        if self._transposed:
+            kw["output_padding"] = self.output_padding
+        else:
+            kw["padding_mode"] = self.padding_mode
+        tm = getattr(torch.nn, self._class_name())(
+            self.in_channels, self.out_channels, self.kernel_size, **kw)
+        tm.load_state_dict(self.state_dict(format="torch"))
+        return tm
+
+
+class _ConvTransposeNd(_FloatLayer):
+    """Transposed layers; subclasses fix ``_nd``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
+                 stride: Size = 1, padding: Size = 0, output_padding: Size = 0, groups: int = 1,
+                 bias: bool = True, dilation: Size = 1, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *,
+                 rng: RngLike = None) -> None:
+        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, dilation, padding_mode)
+        self._init_params(bias, device, dtype, rng)
 
     # -- forward ---------------------------------------------------------------------------
     def __call__(self, input: npt.ArrayLike, output_size: OutputSize | None = None, *,
@@ -225,7 +314,8 @@ class _ConvTransposeNd(TransposedLayerBase):
         num_threads : int, optional
             OpenMP threads (default: OpenMP's default).
         """
-        xb, batched = _args.split_batch(_args.as_float32(input, "input"), self._nd)
+        xb, batched = _args.split_batch(_args.as_float32(input, "input"), self._nd,
+                                        transposed=self._transposed)
         _args.check_input_spatial(xb)
         out_spatial = self._output_spatial(xb, batched, output_size, np.shape(input))
         return run(self._packed_weight(), xb, batched, self._bias, self.out_channels,
@@ -233,40 +323,44 @@ class _ConvTransposeNd(TransposedLayerBase):
 
     forward = __call__
 
-    def extra_repr(self) -> str:
-        return self._repr_fields(self._bias is not None)
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.extra_repr()})"
+class _ConvNd(_FloatLayer):
+    """Forward convolution layers; subclasses fix ``_nd``."""
 
-    @classmethod
-    def from_torch(cls: type[_Layer], module: TorchModule) -> _Layer:
-        """Copy a ``torch.nn.ConvTranspose{n}d`` (weights, bias, hyper-parameters).
+    _transposed = False
 
-        Any floating dtype and device, trainable or not, weight-normed (parametrized) too;
-        computation is float32.
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
+                 stride: Size = 1, padding: Size | str = 0, dilation: Size = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *, rng: RngLike = None) -> None:
+        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding, 0, groups,
+                         dilation, padding_mode)
+        self._init_params(bias, device, dtype, rng)
+
+    def __call__(self, input: npt.ArrayLike, *, out: npt.NDArray[np.float32] | None = None,
+                 num_threads: int | None = None) -> npt.NDArray[np.float32]:
+        """Apply the layer.
+
+        Parameters
+        ----------
+        input : array_like
+            ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``; float16/float64 are
+            converted to float32.
+        out : numpy.ndarray, optional
+            C-contiguous float32 array of the output's shape to write into.
+        num_threads : int, optional
+            OpenMP threads (default: OpenMP's default).
         """
-        _torch.check_module(module, "module", "float", cls._nd)
-        _torch.float_module_dtype(module, "module")
-        m = cls(module.in_channels, module.out_channels, module.kernel_size,
-                stride=module.stride, padding=module.padding,
-                output_padding=module.output_padding, groups=module.groups,
-                bias=module.bias is not None, dilation=module.dilation,
-                padding_mode=module.padding_mode)
-        m.weight = _torch.to_numpy(module.weight, "module.weight")
-        if module.bias is not None:
-            m.bias = _torch.to_numpy(module.bias, "module.bias")
-        return m
+        xb, batched = _args.split_batch(_args.as_float32(input, "input"), self._nd,
+                                        transposed=self._transposed)
+        _args.check_input_spatial(xb)
+        self._check_channels(xb, np.shape(input))
+        xb = self._pad_input(xb)
+        out_spatial = self._output_spatial(xb, batched, None, np.shape(input))
+        return run(self._packed_weight(), xb, batched, self._bias, self.out_channels,
+                   out_spatial, out, num_threads, keep_apart=(self._weight,))
 
-    def to_torch(self) -> TorchModule:
-        """The same layer as a ``torch.nn.ConvTranspose{n}d`` (needs torch)."""
-        torch = _torch._torch()
-        tm = getattr(torch.nn, f"ConvTranspose{self._nd}d")(
-            self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
-            padding=self.padding, output_padding=self.output_padding, groups=self.groups,
-            bias=self._bias is not None, dilation=self.dilation)
-        tm.load_state_dict(self.state_dict(format="torch"))
-        return tm
+    forward = __call__
 
 
 def _module_doc(nd: int, example: str) -> str:
@@ -334,4 +428,72 @@ class ConvTranspose3d(_ConvTransposeNd):
     >>> m = convt.ConvTranspose3d(16, 33, (3, 5, 2), stride=(2, 1, 1), padding=(0, 4, 2), rng=0)
     >>> m(np.zeros((2, 16, 10, 50, 100), np.float32)).shape
     (2, 33, 21, 46, 97)
+""")
+
+
+def _conv_module_doc(nd: int, example: str) -> str:
+    sp = _args.spatial_names(nd)
+    return f"""{nd}-D convolution layer, as ``torch.nn.Conv{nd}d``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of input and output; both divisible by ``groups``.
+    kernel_size, stride, dilation : int or tuple of {nd} ints
+    padding : int, tuple of {nd} ints, ``'valid'`` or ``'same'``
+        As :func:`convt.conv{nd}d` (``'same'`` with stride 1 only).
+    groups : int
+        Number of channel groups.
+    bias : bool
+        Whether the layer has a bias.
+    padding_mode : {{'zeros', 'reflect', 'replicate', 'circular'}}
+        How the input is padded: zeros, or (as PyTorch) a copy of the input padded by
+        reflection, edge replication or wrapping, then convolved without padding.
+    device, dtype
+        Accepted for PyTorch's signature: ``device`` None or ``'cpu'``, ``dtype`` None or
+        float32.
+    rng : numpy.random.Generator or int, optional
+        Source of the initial weights: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` with
+        ``fan_in = in_channels/groups * prod(kernel_size)``, as PyTorch.
+
+    Attributes
+    ----------
+    weight : numpy.ndarray
+        float32 ``(out_channels, in_channels/groups, *kernel_size)``.
+    bias : numpy.ndarray or None
+        float32 ``(out_channels,)``.
+
+    Input is ``(N, C_in, {sp})`` or unbatched ``(C_in, {sp})``.
+
+    Examples
+    --------
+{example}"""
+
+
+class Conv1d(_ConvNd):
+    _nd = 1
+    __doc__ = _conv_module_doc(1, """    >>> import numpy as np, convt
+    >>> m = convt.Conv1d(16, 33, 3, stride=2, rng=0)
+    >>> m(np.zeros((20, 16, 50), np.float32)).shape
+    (20, 33, 24)
+""")
+
+
+class Conv2d(_ConvNd):
+    _nd = 2
+    __doc__ = _conv_module_doc(2, """    >>> import numpy as np, convt
+    >>> m = convt.Conv2d(16, 33, 3, padding="same", padding_mode="reflect", rng=0)
+    >>> m(np.zeros((1, 16, 12, 12), np.float32)).shape
+    (1, 33, 12, 12)
+    >>> m
+    Conv2d(16, 33, kernel_size=(3, 3), stride=(1, 1), padding=same, padding_mode=reflect)
+""")
+
+
+class Conv3d(_ConvNd):
+    _nd = 3
+    __doc__ = _conv_module_doc(3, """    >>> import numpy as np, convt
+    >>> m = convt.Conv3d(16, 33, (3, 5, 2), stride=(2, 1, 1), padding=(4, 2, 0), rng=0)
+    >>> m(np.zeros((2, 16, 10, 50, 100), np.float32)).shape
+    (2, 33, 8, 50, 99)
 """)

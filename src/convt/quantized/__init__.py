@@ -1,8 +1,9 @@
-"""Quantized (uint8 x int8 -> uint8) transposed convolution: functions and layers mirroring
-``torch.ao.nn.quantized``."""
+"""Quantized (uint8 x int8 -> uint8) convolution, transposed and forward: functions and
+layers mirroring ``torch.ao.nn.quantized``."""
 
 from . import functional
-from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, PackedConvTransposeParams
+from .modules import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
+                      PackedConvParams, PackedConvTransposeParams)
 
-__all__ = ["functional", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-           "PackedConvTransposeParams"]
+__all__ = ["functional", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d",
+           "Conv2d", "Conv3d", "PackedConvParams", "PackedConvTransposeParams"]

@@ -1,4 +1,4 @@
-"""Quantized transposed-convolution layers mirroring ``torch.ao.nn.quantized.ConvTranspose*d``."""
+"""Quantized layers mirroring ``torch.ao.nn.quantized.ConvTranspose*d`` and ``Conv*d``."""
 
 from __future__ import annotations
 
@@ -11,18 +11,87 @@ import numpy.typing as npt
 from .. import _args, _engine, _torch
 from .. import modules as float_modules
 from .._typing import OutputSize, RngLike, Scale, Size, TorchModule, TorchTensor, ZeroPoint
-from ..modules import TransposedLayerBase, _ConvTransposeNd, init_bound, init_weight
+from ..modules import LayerBase, _FloatLayer, init_bound, init_weight, torch_hyper
 from ..qtensor import QTensor, _check_scale, _check_zero_point, quantize_per_channel, \
     quantize_per_tensor
 from .functional import check_qinput, check_qweight, check_requant, pack_weight, run
 
-__all__ = ["PackedConvTransposeParams", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+__all__ = ["PackedConvParams", "PackedConvTransposeParams", "ConvTranspose1d",
+           "ConvTranspose2d", "ConvTranspose3d", "Conv1d", "Conv2d", "Conv3d"]
 
 _WEIGHT_QSCHEMES = ("per_tensor", "per_channel")
 
 
-class PackedConvTransposeParams(_args.GeometryAttrs):
-    """int8 weight, float bias and geometry, packed once into the engine's panels.
+class PackedConvParams(_args.GeometryAttrs):
+    """int8 weight, float bias and geometry of a forward convolution, packed once into the
+    engine's panels (:class:`PackedConvTransposeParams` for the transposed one).
+
+    Parameters
+    ----------
+    weight : QTensor
+        int8 ``(C_out, C_in/groups, *kernel)``, per tensor or per channel along axis 0
+        (transposed: ``(C_in, C_out/groups, *kernel)``, per channel along axis 1).
+    bias : array_like or None
+        float32 ``(C_out,)``.
+    stride, padding, output_padding, dilation, groups
+        As for the layers (``output_padding`` 0 for a forward convolution).
+
+    ``unpack()`` returns ``(weight, bias)``; pickling stores the unpacked form and packs again
+    on load.
+    """
+
+    transpose = False
+    out_channels: int
+    _geom: _args.Geometry
+    _weight: QTensor
+    _bias: npt.NDArray[np.float32] | None
+    _sw: npt.NDArray[np.float64]
+    _packed: _engine.PackedWeightQ8
+
+    def __init__(self, weight: QTensor, bias: npt.ArrayLike | None, stride: Size,
+                 padding: Size | str, output_padding: Size, dilation: Size, groups: int) -> None:
+        if not isinstance(weight, QTensor):
+            raise TypeError(f"weight must be a convt.QTensor, got {type(weight).__name__}")
+        nd = weight.ndim - 2
+        if nd not in (1, 2, 3):
+            raise ValueError(f"weight must have 3, 4 or 5 dimensions, got shape {weight.shape}")
+        if self.transpose:
+            self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation,
+                                             groups)
+            cin = weight.shape[0]
+        else:
+            self._geom = _args.make_conv_geometry(nd, stride, padding, dilation, groups)
+            cin = weight.shape[1] * self._geom.groups
+        w, self._sw, zw = check_qweight(weight, nd, self._geom.groups, cin, self.transpose)
+        self.out_channels = len(self._sw)
+        self._weight = weight
+        b = _args.normalise_bias(bias, self.out_channels, nd)
+        if b is not None:  # a copy: the cached requantization constants depend on it
+            b = b.copy()
+            b.flags.writeable = False
+        self._bias = b
+        self._packed = pack_weight(w, zw, self._geom)
+        self._consts: dict[Any, Any] = {}  # requantization constants per (requant, sx, sy)
+
+    def unpack(self) -> tuple[QTensor, npt.NDArray[np.float32] | None]:
+        """(weight QTensor, bias float32 ndarray or None)."""
+        return self._weight, self._bias
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._weight, self._bias, self.stride, self.padding,
+                             self.output_padding, self.dilation, self.groups))
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(weight={self._weight.shape}, "
+                f"bias={'None' if self._bias is None else self._bias.shape}, "
+                f"stride={self.stride}, padding={self.padding}, "
+                f"output_padding={self.output_padding}, dilation={self.dilation}, "
+                f"groups={self.groups})")
+
+
+class PackedConvTransposeParams(PackedConvParams):
+    """int8 weight, float bias and geometry of a transposed convolution, packed once into the
+    engine's panels.
 
     Parameters
     ----------
@@ -38,81 +107,40 @@ class PackedConvTransposeParams(_args.GeometryAttrs):
     """
 
     transpose = True
-    out_channels: int
-    _geom: _args.Geometry
-    _weight: QTensor
-    _bias: npt.NDArray[np.float32] | None
-    _sw: npt.NDArray[np.float64]
-    _packed: _engine.PackedWeightQ8
-
-    def __init__(self, weight: QTensor, bias: npt.ArrayLike | None, stride: Size,
-                 padding: Size, output_padding: Size, dilation: Size, groups: int) -> None:
-        if not isinstance(weight, QTensor):
-            raise TypeError(f"weight must be a convt.QTensor, got {type(weight).__name__}")
-        nd = weight.ndim - 2
-        if nd not in (1, 2, 3):
-            raise ValueError(f"weight must have 3, 4 or 5 dimensions, got shape {weight.shape}")
-        self._geom = _args.make_geometry(nd, stride, padding, output_padding, dilation, groups)
-        w, self._sw, zw = check_qweight(weight, nd, self._geom.groups, weight.shape[0])
-        self.out_channels = w.shape[1] * self._geom.groups
-        self._weight = weight
-        b = _args.normalise_bias(bias, self.out_channels, nd)
-        if b is not None:  # a copy: the cached requantization constants depend on it
-            b = b.copy()
-            b.flags.writeable = False
-        self._bias = b
-        self._packed = pack_weight(w, zw, self._geom)
-        self._consts: dict[Any, Any] = {}  # requantization constants per (requant, sx, sy)
-
-    def unpack(self) -> tuple[QTensor, npt.NDArray[np.float32] | None]:
-        """(weight QTensor, bias float32 ndarray or None)."""
-        return self._weight, self._bias
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (PackedConvTransposeParams, (self._weight, self._bias, self.stride, self.padding,
-                                            self.output_padding, self.dilation, self.groups))
-
-    def __repr__(self) -> str:
-        return (f"PackedConvTransposeParams(weight={self._weight.shape}, "
-                f"bias={'None' if self._bias is None else self._bias.shape}, "
-                f"stride={self.stride}, padding={self.padding}, "
-                f"output_padding={self.output_padding}, dilation={self.dilation}, "
-                f"groups={self.groups})")
 
 
-def _quantize_weight(w: npt.NDArray[np.float32], qscheme: str) -> QTensor:
+def _quantize_weight(w: npt.NDArray[np.float32], qscheme: str, axis: int = 1) -> QTensor:
     """Symmetric int8 quantization of float weights, as PyTorch's default weight observers
-    (scale = max|w| / 127.5, zero point 0; per channel along axis 1)."""
+    (scale = max|w| / 127.5, zero point 0; per channel along ``axis``: the output channels,
+    1 for a transposed weight, 0 for a forward one)."""
     eps = float(np.finfo(np.float32).eps)
     if qscheme == "per_tensor":
         scale = max(float(np.abs(w).max()) / 127.5, eps)
         return quantize_per_tensor(w, scale, 0, np.int8)
     if qscheme == "per_channel":
-        amax = np.abs(np.moveaxis(w, 1, 0).reshape(w.shape[1], -1)).max(axis=1)
+        amax = np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(axis=1)
         scales = np.maximum(amax.astype(np.float64) / 127.5, eps)
-        return quantize_per_channel(w, scales, np.zeros(w.shape[1], np.int64), 1, np.int8)
+        return quantize_per_channel(w, scales, np.zeros(w.shape[axis], np.int64), axis, np.int8)
     raise ValueError(f"weight_qscheme must be one of {_WEIGHT_QSCHEMES}, got {qscheme!r}")
 
 
-_QLayer = TypeVar("_QLayer", bound="_QConvTransposeNd")
+_QLayer = TypeVar("_QLayer", bound="_QLayer_")
 
 
-class _QConvTransposeNd(TransposedLayerBase):
+class _QLayer_(LayerBase):
+    """Parameters, output quantization, saving and conversion of the quantized layers, both
+    directions; subclasses fix ``_nd`` and ``_transposed``."""
+
     requant: str
     # recorded by from_float, for quantize_input
     input_scale: float
     input_zero_point: int
     _scale: float
     _zero_point: int
-    _packed_params: PackedConvTransposeParams
+    _packed_params: PackedConvParams
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
-                 stride: Size = 1, padding: Size = 0, output_padding: Size = 0, groups: int = 1,
-                 bias: bool = True, dilation: Size = 1, padding_mode: str = "zeros",
-                 device: Any = None, dtype: Any = None, *, requant: str = "fbgemm",
-                 rng: RngLike = None) -> None:
-        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
-                         output_padding, groups, dilation, padding_mode)
+    def _init_params(self, bias: bool, device: Any, dtype: Any, requant: str,
+                     rng: RngLike) -> None:
         _args.check_device(device)
         # torch passes its float factory dtype through; the activations are quint8 either way
         _args.check_dtype(dtype, ("float32", "quint8", "uint8"))
@@ -121,11 +149,11 @@ class _QConvTransposeNd(TransposedLayerBase):
         self.requant = check_requant(requant)
         # Deterministic start (torch leaves it uninitialised): the float layer's initial
         # weights, quantized symmetrically per tensor; bias zero.
-        bound = init_bound(self.out_channels, self.groups, self.kernel_size)
+        bound = init_bound(self._weight_shape())
         w = init_weight(self._weight_shape(), bound, rng)
         self.scale = 1.0
         self.zero_point = 0
-        self.set_weight_bias(_quantize_weight(w, "per_tensor"),
+        self.set_weight_bias(_quantize_weight(w, "per_tensor", self._out_axis()),
                              np.zeros(self.out_channels, np.float32) if bias else None)
 
     # -- output quantization: takes effect on the next call --------------------------------
@@ -146,9 +174,14 @@ class _QConvTransposeNd(TransposedLayerBase):
         self._zero_point = _check_zero_point(value, np.dtype(np.uint8), "zero_point")
 
     # -- parameters --------------------------------------------------------------------------
+    def _out_axis(self) -> int:
+        """The weight's output-channel axis (per-channel quantization)."""
+        return 1 if self._transposed else 0
+
     def set_weight_bias(self, w: QTensor | TorchTensor, b: npt.ArrayLike | None) -> None:
-        """Set the int8 weight (QTensor ``(C_in, C_out/groups, *kernel)``, or a quantized
-        torch tensor) and float bias (array, torch tensor or None)."""
+        """Set the int8 weight (QTensor ``(C_in, C_out/groups, *kernel)`` for a transposed
+        layer, ``(C_out, C_in/groups, *kernel)`` forward; or a quantized torch tensor) and
+        float bias (array, torch tensor or None)."""
         if _torch.is_quantized(w):
             w = QTensor.from_torch(w)
         if _torch.is_tensor(b):
@@ -157,8 +190,10 @@ class _QConvTransposeNd(TransposedLayerBase):
             raise TypeError(f"weight must be a convt.QTensor, got {type(w).__name__}")
         if w.shape != self._weight_shape():
             raise ValueError(f"weight must have shape {self._weight_shape()}, got {w.shape}")
-        self._packed_params = PackedConvTransposeParams(
-            w, b, self.stride, self.padding, self.output_padding, self.dilation, self.groups)
+        g = self._engine_geom()  # torch packs with padding 0 too for a padding_mode
+        cls = PackedConvTransposeParams if self._transposed else PackedConvParams
+        self._packed_params = cls(w, b, g.stride, g.padding, g.output_padding, g.dilation,
+                                  g.groups)
 
     def weight(self) -> QTensor:
         return self._packed_params.unpack()[0]
@@ -222,22 +257,19 @@ class _QConvTransposeNd(TransposedLayerBase):
         self.zero_point = int(np.asarray(zp).reshape(()))
 
     # -- forward -----------------------------------------------------------------------------
-    def __call__(self, input: QTensor | TorchTensor, output_size: OutputSize | None = None, *,
-                 out: npt.NDArray[np.uint8] | None = None,
-                 num_threads: int | None = None) -> QTensor:
-        """Apply the layer to a uint8 QTensor (batched or unbatched); ``output_size`` as for
-        the float layers.  Returns a uint8 QTensor with ``scale`` and ``zero_point``."""
+    def _apply(self, input: QTensor | TorchTensor, output_size: OutputSize | None,
+               out: npt.NDArray[np.uint8] | None, num_threads: int | None) -> QTensor:
         if _torch.is_quantized(input):
             input = QTensor.from_torch(input)
-        xb, batched = check_qinput(input, self._nd)
+        xb, batched = check_qinput(input, self._nd, self._transposed)
+        self._check_channels(xb, input.shape)
+        xb = self._pad_input(xb)
         out_spatial = self._output_spatial(xb, batched, output_size, input.shape)
         p = self._packed_params
         return run(p._packed, xb, batched, input.q_scale(), input.q_zero_point(), p._sw,
                    p._bias, self.scale, self.zero_point, self.requant, self.out_channels,
                    out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(),),
                    cache=p._consts)
-
-    forward = __call__
 
     def extra_repr(self) -> str:
         return self._repr_fields(self.bias() is not None,
@@ -248,27 +280,31 @@ class _QConvTransposeNd(TransposedLayerBase):
 
     # -- conversion ----------------------------------------------------------------------------
     @classmethod
-    def from_float(cls: type[_QLayer], mod: _ConvTransposeNd | TorchModule, *,
+    def from_float(cls: type[_QLayer], mod: _FloatLayer | TorchModule, *,
                    input_scale: Scale, input_zero_point: ZeroPoint, output_scale: Scale,
                    output_zero_point: ZeroPoint, weight_qscheme: str = "per_tensor",
                    requant: str = "fbgemm") -> _QLayer:
-        """Quantize a float ``convt.ConvTranspose{n}d``: weights symmetric int8 (per tensor,
-        or per channel along axis 1), bias kept in float, output ``scale``/``zero_point``.
+        """Quantize the float layer of the same name (``convt`` or torch): weights symmetric
+        int8 (per tensor, or per channel along the output-channel axis), bias kept in float,
+        output ``scale``/``zero_point``.
 
         ``input_scale``/``input_zero_point`` are recorded as ``input_scale``/
         ``input_zero_point`` and used by :meth:`quantize_input`; the forward pass always uses
         the quantization carried by its input QTensor.
         """
+        name = cls._class_name()
+        float_cls = getattr(float_modules, name)
         if _torch.is_module(mod):
-            mod = getattr(float_modules, f"ConvTranspose{cls._nd}d").from_torch(mod)
-        if not isinstance(mod, getattr(float_modules, f"ConvTranspose{cls._nd}d")):
-            raise TypeError(f"mod must be a convt.ConvTranspose{cls._nd}d or a "
-                            f"torch.nn.ConvTranspose{cls._nd}d, got {_torch._describe(mod)}")
-        m = cls(mod.in_channels, mod.out_channels, mod.kernel_size, stride=mod.stride,
-                padding=mod.padding, output_padding=mod.output_padding, groups=mod.groups,
-                bias=mod.bias is not None, dilation=mod.dilation,
-                padding_mode=mod.padding_mode, requant=requant)
-        m.set_weight_bias(_quantize_weight(mod.weight, weight_qscheme), mod.bias)
+            mod = float_cls.from_torch(mod)
+        if not isinstance(mod, float_cls):
+            raise TypeError(f"mod must be a convt.{name} or a torch.nn.{name}, got "
+                            f"{_torch._describe(mod)}")
+        make: Any = cls  # the subclasses' constructors take these (torch's signatures)
+        m: _QLayer = make(mod.in_channels, mod.out_channels, mod.kernel_size,
+                          bias=mod.bias is not None, requant=requant,
+                          **torch_hyper(mod, cls._transposed))
+        m.set_weight_bias(_quantize_weight(mod.weight, weight_qscheme, m._out_axis()),
+                          mod.bias)
         m.scale, m.zero_point = output_scale, output_zero_point
         m.input_scale = _check_scale(input_scale, "input_scale")
         m.input_zero_point = _check_zero_point(input_zero_point, np.dtype(np.uint8),
@@ -285,30 +321,80 @@ class _QConvTransposeNd(TransposedLayerBase):
     @classmethod
     def from_torch(cls: type[_QLayer], module: TorchModule, *,
                    requant: str = "fbgemm") -> _QLayer:
-        """Convert a ``torch.ao.nn.quantized.ConvTranspose{n}d`` (weights, bias, scale,
-        zero point, hyper-parameters): the migration path off torch's quantized tensors."""
-        _torch.check_module(module, "module", "quantized", cls._nd)
+        """Convert the ``torch.ao.nn.quantized`` layer of the same name (weights, bias,
+        scale, zero point, hyper-parameters): the migration path off torch's quantized
+        tensors."""
+        _torch.check_module(module, "module", "quantized", cls._nd, cls._transposed)
         w = QTensor.from_torch(module.weight())
         tb = module.bias()
-        m = cls(module.in_channels, module.out_channels, module.kernel_size,
-                stride=module.stride, padding=module.padding,
-                output_padding=module.output_padding, groups=module.groups,
-                bias=tb is not None, dilation=module.dilation,
-                padding_mode=module.padding_mode, requant=requant)
+        make: Any = cls  # the subclasses' constructors take these (torch's signatures)
+        m: _QLayer = make(module.in_channels, module.out_channels, module.kernel_size,
+                          bias=tb is not None, requant=requant,
+                          **torch_hyper(module, cls._transposed))
         m.set_weight_bias(w, None if tb is None else _torch.to_numpy(tb, "module.bias()"))
         m.scale, m.zero_point = float(module.scale), int(module.zero_point)
         return m
 
     def to_torch(self) -> TorchModule:
-        """The same layer as a ``torch.ao.nn.quantized.ConvTranspose{n}d`` (needs torch; its
-        results equal this layer's under the conditions of ``requant``)."""
+        """The same layer as the ``torch.ao.nn.quantized`` layer of the same name (needs
+        torch; its results equal this layer's under the conditions of ``requant``)."""
         torch = _torch._torch()
-        tm = getattr(torch.ao.nn.quantized, f"ConvTranspose{self._nd}d")(
-            self.in_channels, self.out_channels, self.kernel_size, stride=self.stride,
-            padding=self.padding, output_padding=self.output_padding, groups=self.groups,
-            bias=self.bias() is not None, dilation=self.dilation)
+        kw = torch_hyper(self, self._transposed)
+        if self._transposed:
+            del kw["padding_mode"]
+        tm = getattr(torch.ao.nn.quantized, self._class_name())(
+            self.in_channels, self.out_channels, self.kernel_size,
+            bias=self.bias() is not None, **kw)
         tm.load_state_dict(self.state_dict(format="torch"))
         return tm
+
+
+
+
+class _QConvTransposeNd(_QLayer_):
+    """Quantized transposed layers; subclasses fix ``_nd``."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
+                 stride: Size = 1, padding: Size = 0, output_padding: Size = 0, groups: int = 1,
+                 bias: bool = True, dilation: Size = 1, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *, requant: str = "fbgemm",
+                 rng: RngLike = None) -> None:
+        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding,
+                         output_padding, groups, dilation, padding_mode)
+        self._init_params(bias, device, dtype, requant, rng)
+
+    def __call__(self, input: QTensor | TorchTensor, output_size: OutputSize | None = None, *,
+                 out: npt.NDArray[np.uint8] | None = None,
+                 num_threads: int | None = None) -> QTensor:
+        """Apply the layer to a uint8 QTensor (batched or unbatched); ``output_size`` as for
+        the float layers.  Returns a uint8 QTensor with ``scale`` and ``zero_point``."""
+        return self._apply(input, output_size, out, num_threads)
+
+    forward = __call__
+
+
+class _QConvNd(_QLayer_):
+    """Quantized forward layers; subclasses fix ``_nd``."""
+
+    _transposed = False
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
+                 stride: Size = 1, padding: Size | str = 0, dilation: Size = 1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device: Any = None, dtype: Any = None, *, requant: str = "fbgemm",
+                 rng: RngLike = None) -> None:
+        self._init_hyper(in_channels, out_channels, kernel_size, stride, padding, 0, groups,
+                         dilation, padding_mode)
+        self._init_params(bias, device, dtype, requant, rng)
+
+    def __call__(self, input: QTensor | TorchTensor, *,
+                 out: npt.NDArray[np.uint8] | None = None,
+                 num_threads: int | None = None) -> QTensor:
+        """Apply the layer to a uint8 QTensor (batched or unbatched, padded by
+        ``padding_mode``).  Returns a uint8 QTensor with ``scale`` and ``zero_point``."""
+        return self._apply(input, None, out, num_threads)
+
+    forward = __call__
 
 
 def _doc(nd: int) -> str:
@@ -345,3 +431,38 @@ class ConvTranspose2d(_QConvTransposeNd):
 class ConvTranspose3d(_QConvTransposeNd):
     _nd = 3
     __doc__ = _doc(3)
+
+
+def _conv_doc(nd: int) -> str:
+    return f"""{nd}-D quantized convolution layer, as ``torch.ao.nn.quantized.Conv{nd}d``, on
+    the engine of the transposed layers: exact int32 accumulation, requantized once per output
+    bit-identically to the PyTorch engine named by ``requant``; unbatched input and every
+    ``padding_mode`` work.
+
+    Parameters as :class:`convt.Conv{nd}d`, plus ``requant`` (``'fbgemm'`` default, or
+    ``'qnnpack'``).
+
+    Examples
+    --------
+    >>> import numpy as np, convt
+    >>> m = convt.quantized.Conv{nd}d(4, 2, 3, stride=2, padding=1, rng=0)
+    >>> m.scale, m.zero_point = 0.05, 128
+    >>> x = convt.quantize_per_tensor(np.ones((1, 4) + (6,) * {nd}, np.float32), 0.1, 0)
+    >>> m(x).shape
+    (1, 2{", 3" * nd})
+"""
+
+
+class Conv1d(_QConvNd):
+    _nd = 1
+    __doc__ = _conv_doc(1)
+
+
+class Conv2d(_QConvNd):
+    _nd = 2
+    __doc__ = _conv_doc(2)
+
+
+class Conv3d(_QConvNd):
+    _nd = 3
+    __doc__ = _conv_doc(3)
