@@ -5,5 +5,7 @@ from . import functional
 from .modules import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d,
                       PackedConvParams, PackedConvTransposeParams)
 
-__all__ = ["functional", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d",
+from . import dynamic  # noqa: E402  (after the static layers it builds on)
+
+__all__ = ["functional", "dynamic", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d",
            "Conv2d", "Conv3d", "PackedConvParams", "PackedConvTransposeParams"]

@@ -113,14 +113,15 @@ def _quantize_weight(w: npt.NDArray[np.float32], qscheme: str, axis: int = 1) ->
     """Symmetric int8 quantization of float weights, as PyTorch's default weight observers
     (scale = max|w| / 127.5, zero point 0; per channel along ``axis``: the output channels,
     1 for a transposed weight, 0 for a forward one)."""
-    eps = float(np.finfo(np.float32).eps)
-    if qscheme == "per_tensor":
-        scale = max(float(np.abs(w).max()) / 127.5, eps)
-        return quantize_per_tensor(w, scale, 0, np.int8)
+    eps, half_range = np.float32(np.finfo(np.float32).eps), np.float32(127.5)
+    if qscheme == "per_tensor":  # float32 arithmetic, as the observers' tensors
+        scale = max(np.float32(np.abs(w).max()) / half_range, eps)
+        return quantize_per_tensor(w, float(scale), 0, np.int8)
     if qscheme == "per_channel":
         amax = np.abs(np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)).max(axis=1)
-        scales = np.maximum(amax.astype(np.float64) / 127.5, eps)
-        return quantize_per_channel(w, scales, np.zeros(w.shape[axis], np.int64), axis, np.int8)
+        scales = np.maximum((amax / half_range).astype(np.float32), eps)
+        return quantize_per_channel(w, scales.astype(np.float64),
+                                    np.zeros(w.shape[axis], np.int64), axis, np.int8)
     raise ValueError(f"weight_qscheme must be one of {_WEIGHT_QSCHEMES}, got {qscheme!r}")
 
 
@@ -131,6 +132,7 @@ class _QLayer_(LayerBase):
     """Parameters, output quantization, saving and conversion of the quantized layers, both
     directions; subclasses fix ``_nd`` and ``_transposed``."""
 
+    _torch_family = "quantized"  # torch.ao.nn.quantized (the dynamic layers: "dynamic")
     requant: str
     # recorded by from_float, for quantize_input
     input_scale: float
@@ -258,7 +260,11 @@ class _QLayer_(LayerBase):
 
     # -- forward -----------------------------------------------------------------------------
     def _apply(self, input: QTensor | TorchTensor, output_size: OutputSize | None,
-               out: npt.NDArray[np.uint8] | None, num_threads: int | None) -> QTensor:
+               out: npt.NDArray[np.uint8] | None, num_threads: int | None,
+               output_qparams: tuple[float, int] | None = None) -> QTensor:
+        """The layer on a QTensor, requantized to ``output_qparams`` (default: ``scale``,
+        ``zero_point``)."""
+        scale, zero_point = output_qparams or (self.scale, self.zero_point)
         if _torch.is_quantized(input):
             input = QTensor.from_torch(input)
         xb, batched = check_qinput(input, self._nd, self._transposed)
@@ -267,7 +273,7 @@ class _QLayer_(LayerBase):
         out_spatial = self._output_spatial(xb, batched, output_size, input.shape)
         p = self._packed_params
         return run(p._packed, xb, batched, input.q_scale(), input.q_zero_point(), p._sw,
-                   p._bias, self.scale, self.zero_point, self.requant, self.out_channels,
+                   p._bias, scale, zero_point, self.requant, self.out_channels,
                    out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(),),
                    cache=p._consts)
 
@@ -292,6 +298,17 @@ class _QLayer_(LayerBase):
         ``input_zero_point`` and used by :meth:`quantize_input`; the forward pass always uses
         the quantization carried by its input QTensor.
         """
+        m = cls._quantize_float(mod, weight_qscheme, requant)
+        m.scale, m.zero_point = output_scale, output_zero_point
+        m.input_scale = _check_scale(input_scale, "input_scale")
+        m.input_zero_point = _check_zero_point(input_zero_point, np.dtype(np.uint8),
+                                               "input_zero_point")
+        return m
+
+    @classmethod
+    def _quantize_float(cls: type[_QLayer], mod: _FloatLayer | TorchModule, weight_qscheme: str,
+                        requant: str) -> _QLayer:
+        """A layer with ``mod``'s hyper-parameters, its weights quantized, its bias."""
         name = cls._class_name()
         float_cls = getattr(float_modules, name)
         if _torch.is_module(mod):
@@ -305,10 +322,6 @@ class _QLayer_(LayerBase):
                           **torch_hyper(mod, cls._transposed))
         m.set_weight_bias(_quantize_weight(mod.weight, weight_qscheme, m._out_axis()),
                           mod.bias)
-        m.scale, m.zero_point = output_scale, output_zero_point
-        m.input_scale = _check_scale(input_scale, "input_scale")
-        m.input_zero_point = _check_zero_point(input_zero_point, np.dtype(np.uint8),
-                                               "input_zero_point")
         return m
 
     def quantize_input(self, x: npt.ArrayLike) -> QTensor:
@@ -324,7 +337,7 @@ class _QLayer_(LayerBase):
         """Convert the ``torch.ao.nn.quantized`` layer of the same name (weights, bias,
         scale, zero point, hyper-parameters): the migration path off torch's quantized
         tensors."""
-        _torch.check_module(module, "module", "quantized", cls._nd, cls._transposed)
+        _torch.check_module(module, "module", cls._torch_family, cls._nd, cls._transposed)
         w = QTensor.from_torch(module.weight())
         tb = module.bias()
         make: Any = cls  # the subclasses' constructors take these (torch's signatures)
@@ -342,7 +355,9 @@ class _QLayer_(LayerBase):
         kw = torch_hyper(self, self._transposed)
         if self._transposed:
             del kw["padding_mode"]
-        tm = getattr(torch.ao.nn.quantized, self._class_name())(
+        space = (torch.ao.nn.quantized.dynamic if self._torch_family == "dynamic"
+                 else torch.ao.nn.quantized)
+        tm = getattr(space, self._class_name())(
             self.in_channels, self.out_channels, self.kernel_size,
             bias=self.bias() is not None, **kw)
         tm.load_state_dict(self.state_dict(format="torch"))
