@@ -547,7 +547,7 @@ def test_layer_padding_mode_largest_allowed_padding(rng, mode):
 @pytest.mark.parametrize("nd", [1, 2, 3])
 def test_layer_out_threads_and_attributes(rng, nd):
     m = CLS(nd)(6, 4, 3, stride=2, padding=1, dilation=1, groups=2, padding_mode="reflect",
-                rng=0)
+                device=None, dtype=None, rng=0)
     assert (m.in_channels, m.out_channels, m.kernel_size) == (6, 4, (3,) * nd)
     assert (m.stride, m.padding, m.dilation, m.groups) == ((2,) * nd, (1,) * nd, (1,) * nd, 2)
     x = rng.standard_normal((2, 6) + SPATIAL[nd]).astype(np.float32)
@@ -679,8 +679,39 @@ def _w(shape=(6, 4, 3, 3)):
      ValueError, "(?i)padding|input"),
 ])
 def test_errors(call, exc, match):
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         call()
+    # messages describe the forward operator, not the transposed one they may share code with
+    assert "transposed" not in str(info.value) and "output_padding" not in str(info.value)
+
+
+def test_modules_of_the_other_direction_are_refused():
+    with pytest.raises(TypeError, match="mod"):
+        convt.quantized.Conv2d.from_float(
+            convt.ConvTranspose2d(4, 6, 3), input_scale=0.1, input_zero_point=0,
+            output_scale=0.1, output_zero_point=0)
+    with pytest.raises(TypeError, match="mod"):
+        convt.quantized.ConvTranspose2d.from_float(
+            convt.Conv2d(4, 6, 3), input_scale=0.1, input_zero_point=0, output_scale=0.1,
+            output_zero_point=0)
+    with pytest.raises(TypeError, match="mod"):
+        convt.quantized.Conv2d.from_float(
+            convt.Conv1d(4, 6, 3), input_scale=0.1, input_zero_point=0, output_scale=0.1,
+            output_zero_point=0)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_torch_modules_of_the_other_direction_are_refused(torch):
+    with pytest.raises(TypeError, match="module"):
+        convt.Conv2d.from_torch(torch.nn.ConvTranspose2d(4, 6, 3))
+    with pytest.raises(TypeError, match="module"):
+        convt.ConvTranspose2d.from_torch(torch.nn.Conv2d(4, 6, 3))
+    with pytest.raises(TypeError, match="module"):
+        convt.Conv3d.from_torch(torch.nn.Conv2d(4, 6, 3))
+    with pytest.raises(TypeError, match="module"):
+        convt.quantized.Conv2d.from_torch(torch.ao.nn.quantized.ConvTranspose2d(4, 6, 3))
+    with pytest.raises(TypeError, match="module"):
+        convt.quantized.Conv2d.from_torch(torch.nn.Conv2d(4, 6, 3))
 
 
 # ------------------------------------------------------------------ torch

@@ -730,3 +730,20 @@ def test_property_fbgemm_matches_torch(cfg):
     ref = tm(x.to_torch()).int_repr().numpy()
     cm = QCLS(nd).from_torch(tm)
     np.testing.assert_array_equal(cm(x).int_repr(), ref)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("qscheme", ["per_tensor", "per_channel"])
+def test_from_float_accepts_torch_float_module(torch, nd, qscheme):
+    """from_float of a torch.nn.Conv{n}d is from_float of its convt copy."""
+    torch.manual_seed(nd)
+    tm = getattr(torch.nn, f"Conv{nd}d")(4, 6, 3, stride=2, padding=1, groups=2)
+    kw = dict(input_scale=0.05, input_zero_point=3, output_scale=0.1, output_zero_point=100,
+              weight_qscheme=qscheme)
+    qa = QCLS(nd).from_float(tm, **kw)
+    qb = QCLS(nd).from_float(FCLS(nd).from_torch(tm), **kw)
+    assert repr(qa) == repr(qb)
+    np.testing.assert_array_equal(qa.weight().int_repr(), qb.weight().int_repr())
+    x = np.random.default_rng(nd).uniform(-1, 5, (2, 4) + SPATIAL[nd]).astype(np.float32)
+    np.testing.assert_array_equal(qa(qa.quantize_input(x)).int_repr(),
+                                  qb(qb.quantize_input(x)).int_repr())
