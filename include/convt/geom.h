@@ -96,6 +96,11 @@ typedef struct {
     unsigned char *orun;    /* nc / NR: 1 when a sliver's sw*16 outputs are one full run */
     unsigned char *rowsl;   /* nc / NR: 1 when a sliver's columns are mw0 .. mw0+15 of one row */
     int64_t *base;          /* nc / NR: input offset of column 0 (FULL and SPAN slivers) */
+    /* GATHER slivers as runs of columns that read consecutive inputs (short rows: a sliver
+     * over two rows of 8 is two runs), nrun[s] of them: columns run_j[s*NR + r] ..
+     * + run_n[s*NR + r] read from run_src[s*NR + r] on; the other columns read nothing. */
+    unsigned char *nrun, *run_j, *run_n;
+    int64_t *run_src;
 } convt_workspace;
 
 /* Elements between the slivers of a packed panel with K rows (K a multiple of kr): one extra
@@ -110,7 +115,7 @@ static int64_t convt_workspace_bytes(int64_t kpanel, int64_t esize, int64_t nph,
     return ((kpanel * nc * esize + 63) / 64 + (nph * mc * nc * 4 + 63) / 64 +
             (nph * mc * 4 + 63) / 64) * 64 +
            (kpanel * (nc / CONVT_NR) + kpanel + 1) * (int64_t)sizeof(convt_bseg) +
-           (7 * nc + 2 * nph) * (int64_t)sizeof(int64_t) + 5 * (nc / CONVT_NR) + 256;
+           (8 * nc + 2 * nph) * (int64_t)sizeof(int64_t) + 6 * (nc / CONVT_NR) + 2 * nc + 256;
 }
 
 /* mem is 64-byte aligned; so are the panels and accumulators. */
@@ -126,6 +131,7 @@ static void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kpanel,
     ws->ooff = (int64_t *)p;  p += nc * sizeof(int64_t);
     ws->src = (int64_t *)p;   p += nc * sizeof(int64_t);
     ws->base = (int64_t *)p;  p += nc * sizeof(int64_t);
+    ws->run_src = (int64_t *)p; p += nc * sizeof(int64_t);
     ws->poff = (int64_t *)p;  p += nph * sizeof(int64_t);
     ws->soff = (int64_t *)p;  p += nph * sizeof(int64_t);
     ws->segs = (convt_bseg *)p; p += kpanel * nsl * sizeof(convt_bseg);
@@ -134,7 +140,28 @@ static void convt_workspace_init(convt_workspace *ws, void *mem, int64_t kpanel,
     ws->lo = (unsigned char *)p;   p += nsl;
     ws->hi = (unsigned char *)p;   p += nsl;
     ws->orun = (unsigned char *)p;  p += nsl;
+    ws->nrun = (unsigned char *)p;  p += nsl;
+    ws->run_j = (unsigned char *)p; p += nc;
+    ws->run_n = (unsigned char *)p; p += nc;
     ws->rowsl = (unsigned char *)p;
+}
+
+/* The runs of a GATHER sliver's offsets o[0 .. NR) (see convt_workspace). */
+static void convt_runs(const int64_t *o, unsigned char *nrun, unsigned char *rj,
+                       unsigned char *rn, int64_t *rsrc)
+{
+    int n = 0;
+    for (int j = 0; j < CONVT_NR;) {
+        if (o[j] < 0) { ++j; continue; }
+        int len = 1;
+        while (j + len < CONVT_NR && o[j + len] == o[j] + len) ++len;
+        rj[n] = (unsigned char)j;
+        rn[n] = (unsigned char)len;
+        rsrc[n] = o[j];
+        ++n;
+        j += len;
+    }
+    *nrun = (unsigned char)n;
 }
 
 /* Classify o[0 .. NR): all invalid, all consecutive, one consecutive valid span, or other. */
@@ -201,6 +228,9 @@ static void convt_tap_offsets(const convt_geom *G, const convt_phase *P, int64_t
         }
         convt_classify(o, ws->kind + s, ws->lo + s, ws->hi + s);
         ws->base[s] = ws->kind[s] == CONVT_SL_ZERO ? 0 : o[ws->lo[s]] - ws->lo[s];
+        if (ws->kind[s] == CONVT_SL_GATHER)
+            convt_runs(o, ws->nrun + s, ws->run_j + s * CONVT_NR, ws->run_n + s * CONVT_NR,
+                       ws->run_src + s * CONVT_NR);
     }
 }
 

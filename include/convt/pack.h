@@ -82,10 +82,13 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                     for (int j = lo; j < hi; ++j) dst[j] = src[j];
                     for (int j = hi; j < CONVT_NR; ++j) dst[j] = 0.0f;
                     break;
-                default: {
-                    const int64_t *o = ws->src + s * CONVT_NR;
+                default: {  /* runs of consecutive inputs (short rows), zeros between */
                     const float *xc = xg + ci * isz;
-                    for (int j = 0; j < CONVT_NR; ++j) dst[j] = o[j] >= 0 ? xc[o[j]] : 0.0f;
+                    const unsigned char *rj = ws->run_j + s * CONVT_NR, *rn = ws->run_n + s * CONVT_NR;
+                    const int64_t *rs = ws->run_src + s * CONVT_NR;
+                    memset(dst, 0, CONVT_NR * sizeof(float));
+                    for (int r = 0; r < ws->nrun[s]; ++r)
+                        memcpy(dst + rj[r], xc + rs[r], rn[r] * sizeof(float));
                 }
                 }
             }
@@ -107,7 +110,6 @@ convt_pack_b_s16_impl(const convt_geom *G, const convt_phase *P, const void *xv,
         convt_panel_segments(ws, P, t, nsl, panel, bstride * 2, ckr * CONVT_NR * 2,
                              CONVT_NR * 2 * 2, ckr);
         for (int64_t s = 0; s < nsl; ++s) {
-            const int64_t *o = ws->src + s * CONVT_NR;
             const int kind = ws->kind[s], lo = ws->lo[s], hi = ws->hi[s];
             int16_t *d = panel + s * bstride + t * ckr * CONVT_NR;
             for (int64_t ci = 0; ci < ckr; ci += 2, d += 2 * CONVT_NR) {
@@ -127,12 +129,16 @@ convt_pack_b_s16_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                         d[2 * j] = (int16_t)(in ? s0[j] - z : 0);
                         d[2 * j + 1] = (int16_t)(in && two ? s1[j] - z : 0);
                     }
-                } else {
+                } else {  /* runs of consecutive inputs, zeros between */
                     const uint8_t *x0 = xg + ci * isz, *x1 = x0 + isz;
-                    for (int j = 0; j < CONVT_NR; ++j) {
-                        d[2 * j] = (int16_t)(o[j] >= 0 ? x0[o[j]] - z : 0);
-                        d[2 * j + 1] = (int16_t)(o[j] >= 0 && two ? x1[o[j]] - z : 0);
-                    }
+                    const unsigned char *rj = ws->run_j + s * CONVT_NR, *rn = ws->run_n + s * CONVT_NR;
+                    const int64_t *rs = ws->run_src + s * CONVT_NR;
+                    memset(d, 0, 2 * CONVT_NR * sizeof(int16_t));
+                    for (int r = 0; r < ws->nrun[s]; ++r)
+                        for (int j = 0; j < rn[r]; ++j) {
+                            d[2 * (rj[r] + j)] = (int16_t)(x0[rs[r] + j] - z);
+                            d[2 * (rj[r] + j) + 1] = two ? (int16_t)(x1[rs[r] + j] - z) : 0;
+                        }
                 }
             }
         }
@@ -257,8 +263,9 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
                     continue;
                 }
 #endif
-                /* the rest: a last partial quad, spans near the buffer's ends, gathers */
-                const int64_t *o = ws->src + s * CONVT_NR;
+                /* the rest: a last partial quad, spans near the buffer's ends, runs */
+                const unsigned char *rj = ws->run_j + s * CONVT_NR, *rn = ws->run_n + s * CONVT_NR;
+                const int64_t *rs = ws->run_src + s * CONVT_NR;
                 for (int q = 0; q < 4; ++q) {
                     const int64_t c = ci + q;
                     if (c >= cig) {
@@ -270,7 +277,9 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
                         for (int j = lo; j < hi; ++j) tmp[q][j] = src[q * isz + j];
                     } else {
                         const uint8_t *xc = xg + c * isz;
-                        for (int j = 0; j < CONVT_NR; ++j) tmp[q][j] = o[j] >= 0 ? xc[o[j]] : z;
+                        memcpy(tmp[q], zrow, CONVT_NR);
+                        for (int r = 0; r < ws->nrun[s]; ++r)
+                            memcpy(tmp[q] + rj[r], xc + rs[r], rn[r]);
                     }
                 }
                 convt_interleave4x16(tmp[0], tmp[1], tmp[2], tmp[3], d);
