@@ -502,6 +502,57 @@ def test_property_adjoint_of_conv_transpose(cfg):
     assert abs(lhs - rhs) <= 2e-5 * scale + 1e-9, (lhs, rhs, scale)
 
 
+@st.composite
+def larger_configs(draw):
+    """Channel counts and lengths past the engine's tiles (register tiles, K and channel
+    blocks, W splits), every padding mode, layers."""
+    nd = draw(st.integers(1, 3))
+    depthwise = draw(st.booleans())
+    if depthwise:
+        groups, cig, cog = draw(st.integers(1, 40)), 1, draw(st.integers(1, 2))
+    else:
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        cig, cog = (draw(st.integers(1, 72 if nd < 3 else 24)) for _ in range(2))
+    k = tuple(draw(st.integers(1, 5 if nd < 3 else 3)) for _ in range(nd))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    spatial = tuple(draw(st.integers(1, {1: 300, 2: 24, 3: 9}[nd])) for _ in range(nd))
+    form = draw(st.sampled_from(["int", "tuple", "same", "valid"]))
+    if form == "same":
+        s, padding = (1,) * nd, "same"
+    elif form == "valid":
+        padding = "valid"
+    elif form == "int":
+        padding = draw(st.integers(0, 2))
+    else:
+        padding = tuple(draw(st.integers(0, 2)) for _ in range(nd))
+    return dict(nd=nd, groups=groups, cin=cig * groups, cout=cog * groups, kernel=k,
+                stride=s, dilation=d, padding=padding, spatial=spatial,
+                batch=draw(st.sampled_from([None, 1, 2])), bias=True, reversed=False,
+                mode=draw(st.sampled_from(PADDING_MODES)),
+                threads=draw(st.sampled_from([None, 1, 2])),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@given(larger_configs())
+def test_property_larger_layers(cfg):
+    assume(min(_out_sizes(cfg)) >= 1)
+    nd, mode = cfg["nd"], cfg["mode"]
+    pairs = resolve_padding(cfg["padding"], cfg["kernel"], cfg["dilation"])
+    if mode == "reflect" and any(max(pr) >= i for pr, i in zip(pairs, cfg["spatial"])):
+        mode = "zeros"
+    if mode == "circular" and any(max(pr) > i for pr, i in zip(pairs, cfg["spatial"])):
+        mode = "zeros"
+    rng = np.random.default_rng(cfg["seed"])
+    m = CLS(nd)(cfg["cin"], cfg["cout"], cfg["kernel"], cfg["stride"], cfg["padding"],
+                cfg["dilation"], cfg["groups"], padding_mode=mode, rng=rng)
+    shape = ((cfg["batch"],) if cfg["batch"] else ()) + (cfg["cin"],) + cfg["spatial"]
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = m(x, num_threads=cfg["threads"])
+    assert_matches(y, x, m.weight, m.bias, stride=cfg["stride"], padding=cfg["padding"],
+                   dilation=cfg["dilation"], groups=cfg["groups"], padding_mode=mode)
+
+
 # ------------------------------------------------------------------ layers
 @pytest.mark.parametrize("nd", [1, 2, 3])
 @pytest.mark.parametrize("mode", PADDING_MODES)

@@ -331,6 +331,51 @@ def test_property_bit_exact(cfg):
     check(y, x, w, sw, zw, b, cfg["mode"], sy, zy, **params)
 
 
+@st.composite
+def larger_qconfigs(draw):
+    """Channel counts and lengths past the engine's tiles, both requantizations, every
+    padding mode, per-channel weights with zero points."""
+    nd = draw(st.integers(1, 3))
+    if draw(st.booleans()):  # depthwise (multiplier 1 or 2)
+        groups, cig, cog = draw(st.integers(1, 40)), 1, draw(st.integers(1, 2))
+    else:
+        groups = draw(st.sampled_from([1, 1, 2, 3]))
+        cig, cog = (draw(st.integers(1, 72 if nd < 3 else 24)) for _ in range(2))
+    k = tuple(draw(st.integers(1, 5 if nd < 3 else 3)) for _ in range(nd))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    d = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    spatial = tuple(draw(st.integers(1, {1: 300, 2: 24, 3: 9}[nd])) for _ in range(nd))
+    form = draw(st.sampled_from(["int", "same", "valid"]))
+    padding = {"same": "same", "valid": "valid"}.get(form) or draw(st.integers(0, 2))
+    if form == "same":
+        s = (1,) * nd
+    return dict(nd=nd, groups=groups, cig=cig, cog=cog, k=k, s=s, d=d, padding=padding,
+                spatial=spatial, mode=draw(st.sampled_from(["fbgemm", "qnnpack"])),
+                padding_mode=draw(st.sampled_from(PADDING_MODES)),
+                threads=draw(st.sampled_from([None, 1, 2])),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@given(larger_qconfigs())
+def test_property_larger_bit_exact(cfg):
+    nd, g, pm = cfg["nd"], cfg["groups"], cfg["padding_mode"]
+    pairs = resolve_padding(cfg["padding"], cfg["k"], cfg["d"])
+    assume(min(conv_out_size(i, k, s, pl, pr, d) for i, k, s, (pl, pr), d in zip(
+        cfg["spatial"], cfg["k"], cfg["s"], pairs, cfg["d"])) >= 1)
+    if pm == "reflect" and any(max(pr) >= i for pr, i in zip(pairs, cfg["spatial"])):
+        pm = "zeros"
+    if pm == "circular" and any(max(pr) > i for pr, i in zip(pairs, cfg["spatial"])):
+        pm = "zeros"
+    rng = np.random.default_rng(cfg["seed"])
+    x, w, sw, zw, b = make(rng, nd, cfg["cig"] * g, cfg["cog"] * g, g, cfg["k"], True,
+                           spatial=cfg["spatial"], batch=int(rng.integers(1, 3)))
+    params = dict(stride=cfg["s"], padding=cfg["padding"], dilation=cfg["d"], groups=g,
+                  padding_mode=pm)
+    y = QFN(nd)(x, w, b, scale=0.7, zero_point=60, requant=cfg["mode"],
+                num_threads=cfg["threads"], **params)
+    check(y, x, w, sw, zw, b, cfg["mode"], 0.7, 60, **params)
+
+
 # ------------------------------------------------------------------ errors
 def _qargs():
     x = convt.QTensor(np.zeros((1, 4, 5, 5), np.uint8), 0.1, 0)
