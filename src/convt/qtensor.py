@@ -285,6 +285,30 @@ def _as_float32(x: object, name: str = "input") -> npt.NDArray[np.float32]:
     return arr.astype(np.float32, copy=False)
 
 
+def _fma_f32(x: npt.NDArray[np.float32], y: np.float32, z: int) -> npt.NDArray[np.float32]:
+    """``fmaf(x, y, z)`` elementwise: ``x*y + z`` rounded once to float32, half to even.
+
+    ``x*y`` is exact in float64; the float64 sum ``s`` may round (a tiny product beside the
+    zero point), and its two-sum error ``e`` keeps the exact value ``s + e``.  Rounding ``s``
+    to float32 is right unless ``s`` lies exactly halfway between two float32 numbers with
+    ``e != 0``; then the exact value is on the side of ``e``."""
+    p = x.astype(np.float64) * np.float64(y)
+    c = np.float64(z)
+    s = p + c
+    bv = s - p
+    e = (p - (s - bv)) + (c - bv)
+    r = s.astype(np.float32)
+    r64 = r.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        up = np.nextafter(r, np.float32(np.inf)).astype(np.float64)
+        down = np.nextafter(r, np.float32(-np.inf)).astype(np.float64)
+        mid_up = (s == (r64 + up) / 2) & (e > 0)      # r rounded down, exact value above
+        mid_down = (s == (r64 + down) / 2) & (e < 0)  # r rounded up, exact value below
+    out: npt.NDArray[np.float32] = np.where(
+        mid_up, up.astype(np.float32), np.where(mid_down, down.astype(np.float32), r))
+    return out
+
+
 def _quantize(x32: npt.NDArray[np.float32], inv_scale: Any, zero_point: Any,
               dt: np.dtype[np.uint8 | np.int8], fused: bool) -> npt.NDArray[np.uint8 | np.int8]:
     """``clamp(round_half_even(x * inv + zero_point))`` in PyTorch's float32 order of operations.
@@ -296,7 +320,7 @@ def _quantize(x32: npt.NDArray[np.float32], inv_scale: Any, zero_point: Any,
     """
     lo, hi = _RANGES[dt]
     if fused:
-        t = (x32.astype(np.float64) * np.float64(inv_scale) + zero_point).astype(np.float32)
+        t = _fma_f32(x32, np.float32(inv_scale), zero_point)
     else:
         t = ((x32 * inv_scale).astype(np.float32)
              + np.asarray(zero_point, dtype=np.float32)).astype(np.float32)
