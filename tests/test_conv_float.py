@@ -138,7 +138,7 @@ def test_reference_matches_torch(torch):
     F = torch.nn.functional
     rng = np.random.default_rng(99)
     for nd in (1, 2, 3):
-        for cin, cout, g in [(3, 5, 1), (4, 6, 2), (4, 8, 4)]:
+        for cin, cout, g in [(3, 5, 1), (4, 8, 4)]:
             for s, p, d, k in GEOMETRIES:
                 x = rng.standard_normal((2, cin) + SPATIAL[nd])
                 w = rng.standard_normal((cout, cin // g) + (k,) * nd)
