@@ -920,3 +920,76 @@ def test_property_layer_matches_torch(cfg):
                                 padding=cfg["padding"], dilation=cfg["dilation"],
                                 groups=cfg["groups"], padding_mode=mode)
     assert_close(y, ref.astype(np.float64), 3 * (bound if cfg["batch"] else bound[0]))
+
+
+# ------------------------------------------------------------------ ISA tiers
+_ISA_SCRIPT = r"""
+import sys, numpy as np, convt
+QF = convt.quantized.functional
+rng = np.random.default_rng(11)
+cases = [  # x shape, weight shape, params
+    ((2, 40, 13, 17), (30, 40, 4, 3), dict(stride=2, padding=1)),
+    ((1, 8, 19, 20), (8, 1, 3, 3), dict(stride=2, groups=8)),
+    ((1, 8, 9, 10), (16, 2, 3, 3), dict(padding="same", groups=4, dilation=2)),
+    ((2, 300, 41), (7, 300, 2), dict(stride=2)),
+    ((1, 6, 4, 5, 6), (9, 2, 3, 2, 3), dict(stride=(2, 1, 3), padding=1, groups=3)),
+    ((2, 24, 70), (40, 24, 5), dict(padding="same")),
+]
+out = {}
+for i, (xs, ws, kw) in enumerate(cases):
+    nd = len(xs) - 2
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    b = rng.standard_normal(ws[0]).astype(np.float32)
+    out["x%d" % i], out["w%d" % i], out["b%d" % i] = x, w, b
+    out["y%d" % i] = getattr(convt, "conv%dd" % nd)(x, w, b, **kw)
+    xq = rng.integers(0, 256, xs).astype(np.uint8)
+    wq = rng.integers(-128, 128, ws).astype(np.int8)
+    zw = rng.integers(-20, 20, ws[0]) if i % 2 else np.zeros(ws[0], np.int64)
+    sw = rng.uniform(0.002, 0.02, ws[0])
+    out["xq%d" % i], out["wq%d" % i], out["zw%d" % i], out["sw%d" % i] = xq, wq, zw, sw
+    for mode in ("fbgemm", "qnnpack"):
+        out["yq%d%s" % (i, mode)] = getattr(QF, "conv%dd" % nd)(
+            convt.QTensor(xq, 0.03, 77), convt.QTensor(wq, sw, zw, axis=0), b, scale=0.6,
+            zero_point=50, requant=mode, **kw).int_repr()
+np.savez(sys.argv[1], **out)
+print(convt.isa()[0])
+"""
+_ISA_PARAMS = [dict(stride=2, padding=1), dict(stride=2, groups=8),
+               dict(padding="same", groups=4, dilation=2), dict(stride=2),
+               dict(stride=(2, 1, 3), padding=1, groups=3), dict(padding="same")]
+
+
+def _available_tiers():
+    from convt import _engine
+    return [t["name"] for t in _engine.tiers() if t.get("available", True)]
+
+
+@pytest.mark.parametrize("tier", ["portable", "avx2", "avx512", "avxvnni", "avx512vnni"])
+def test_every_isa_tier_matches_references(tmp_path, tier):
+    """The forward kernels of each instruction-set tier (CONVT_ISA) against the references:
+    float within the bound, quantized bit for bit (weight zero points zero and non-zero)."""
+    import os
+    import subprocess
+    import sys
+
+    from reference_q import requantize
+    from reference_conv import accumulate_forward
+
+    if tier not in _available_tiers():
+        pytest.skip(f"{tier} not available on this CPU")
+    path = tmp_path / "out.npz"
+    res = subprocess.run([sys.executable, "-c", _ISA_SCRIPT, str(path)],
+                         env=dict(os.environ, CONVT_ISA=tier), capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == tier
+    r = dict(np.load(path))
+    for i, params in enumerate(_ISA_PARAMS):
+        x, w, b = r[f"x{i}"], r[f"w{i}"], r[f"b{i}"]
+        assert_matches(r[f"y{i}"], x, w, b, **params)
+        acc = accumulate_forward(r[f"xq{i}"], 77, r[f"wq{i}"], r[f"zw{i}"], **params)
+        for mode in ("fbgemm", "qnnpack"):
+            np.testing.assert_array_equal(
+                r[f"yq{i}{mode}"], requantize(acc, mode, 0.03, r[f"sw{i}"], b, 0.6, 50),
+                err_msg=f"case {i} {mode} on {tier}")
