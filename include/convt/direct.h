@@ -18,6 +18,12 @@
 typedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n);
 typedef void (*convt_s32_axpy_fn)(int32_t *acc, const uint8_t *x, int32_t zx, int32_t w,
                                   int64_t n);
+/* Four axpys in one pass, applied in order (x[0] with w[0] first): each element gets exactly
+ * the operations of four consecutive axpys, with one load and store of acc instead of four. */
+typedef void (*convt_f32_axpy4_fn)(float *acc, const float *const *x, const float *w,
+                                   int64_t n);
+typedef void (*convt_s32_axpy4_fn)(int32_t *acc, const uint8_t *const *x, int32_t zx,
+                                   const int32_t *w, int64_t n);
 
 /* acc[i] += w * x[i] (product and sum rounded separately): instantiated by the tiers without
  * FMA (tiers.h); x86 tiers use convt_f32_axpy_fma_impl. */
@@ -26,6 +32,16 @@ static CONVT_ALWAYS_INLINE void convt_f32_axpy_impl(float *CONVT_RESTRICT acc,
                                                     int64_t n)
 {
     for (int64_t i = 0; i < n; ++i) acc[i] += w * x[i];
+}
+
+static CONVT_ALWAYS_INLINE void convt_f32_axpy4_impl(float *CONVT_RESTRICT acc,
+                                                     const float *const *x, const float *w,
+                                                     int64_t n)
+{
+    const float *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
+    const float *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
+    for (int64_t i = 0; i < n; ++i)
+        acc[i] = (((acc[i] + w[0] * x0[i]) + w[1] * x1[i]) + w[2] * x2[i]) + w[3] * x3[i];
 }
 
 #if CONVT_HAVE_X86_KERNELS
@@ -45,6 +61,31 @@ convt_f32_axpy_fma_impl(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x
         acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm256_castps256_ps128(wv), _mm_set_ss(x[i]),
                                             _mm_set_ss(acc[i])));
 }
+
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
+convt_f32_axpy4_fma_impl(float *CONVT_RESTRICT acc, const float *const *x, const float *w,
+                         int64_t n)
+{
+    const float *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
+    const float *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
+    const __m256 w0 = _mm256_set1_ps(w[0]), w1 = _mm256_set1_ps(w[1]);
+    const __m256 w2 = _mm256_set1_ps(w[2]), w3 = _mm256_set1_ps(w[3]);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(acc + i);
+        a = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a);
+        a = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + i), a);
+        a = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x2 + i), a);
+        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(w3, _mm256_loadu_ps(x3 + i), a));
+    }
+    for (; i < n; ++i) {
+        __m128 a = _mm_set_ss(acc[i]);
+        a = _mm_fmadd_ss(_mm256_castps256_ps128(w0), _mm_set_ss(x0[i]), a);
+        a = _mm_fmadd_ss(_mm256_castps256_ps128(w1), _mm_set_ss(x1[i]), a);
+        a = _mm_fmadd_ss(_mm256_castps256_ps128(w2), _mm_set_ss(x2[i]), a);
+        acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm256_castps256_ps128(w3), _mm_set_ss(x3[i]), a));
+    }
+}
 #endif
 
 /* acc[i] += w * (x[i] - zx), wrapping like every int32 accumulator (unsigned arithmetic);
@@ -55,6 +96,76 @@ static CONVT_ALWAYS_INLINE void convt_s32_axpy_impl(int32_t *CONVT_RESTRICT acc,
 {
     for (int64_t i = 0; i < n; ++i)
         acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(w * ((int32_t)x[i] - zx)));
+}
+
+static CONVT_ALWAYS_INLINE void convt_s32_axpy4_impl(int32_t *CONVT_RESTRICT acc,
+                                                     const uint8_t *const *x, int32_t zx,
+                                                     const int32_t *w, int64_t n)
+{
+    const uint8_t *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
+    const uint8_t *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
+    const uint32_t c = 0u - (uint32_t)zx * (uint32_t)(w[0] + w[1] + w[2] + w[3]);
+    for (int64_t i = 0; i < n; ++i)
+        acc[i] = (int32_t)((uint32_t)acc[i] + c + (uint32_t)(w[0] * (int32_t)x0[i]) +
+                           (uint32_t)(w[1] * (int32_t)x1[i]) + (uint32_t)(w[2] * (int32_t)x2[i]) +
+                           (uint32_t)(w[3] * (int32_t)x3[i]));
+}
+
+/* Up to four pending (x, w) terms of one accumulator row with their valid ranges [lo, hi)
+ * (W grid positions; x[m] is the input of position m).  Flushed in order: where all four are
+ * valid in one pass (axpy4), elsewhere one by one -- every position gets its terms in the
+ * order they were added, so the result is that of one axpy per term. */
+typedef struct {
+    const void *x[4];
+    float wf[4];
+    int32_t wi[4];
+    int64_t lo[4], hi[4];
+    int n;
+} convt_direct_terms;
+
+static CONVT_ALWAYS_INLINE void
+convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, int32_t zx,
+                   convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
+                   convt_f32_axpy4_fn f32_axpy4, convt_s32_axpy4_fn s32_axpy4)
+{
+    int64_t L = T->lo[0], H = T->hi[0];
+    for (int k = 1; k < T->n; ++k) {
+        L = T->lo[k] > L ? T->lo[k] : L;
+        H = T->hi[k] < H ? T->hi[k] : H;
+    }
+    const int four = T->n == 4 && L < H;
+    /* one by one: before the common range, or everything when there is none */
+    for (int k = 0; k < T->n; ++k) {
+        const int64_t lo = T->lo[k], hi = four ? (T->hi[k] < L ? T->hi[k] : L) : T->hi[k];
+        if (lo >= hi) continue;
+        if (q8)
+            s32_axpy((int32_t *)acc + (lo - m0), (const uint8_t *)T->x[k] + lo, zx, T->wi[k],
+                     hi - lo);
+        else
+            f32_axpy((float *)acc + (lo - m0), (const float *)T->x[k] + lo, T->wf[k], hi - lo);
+    }
+    if (four) {
+        if (q8) {
+            const uint8_t *xs[4];
+            for (int k = 0; k < 4; ++k) xs[k] = (const uint8_t *)T->x[k] + L;
+            s32_axpy4((int32_t *)acc + (L - m0), xs, zx, T->wi, H - L);
+        } else {
+            const float *xs[4];
+            for (int k = 0; k < 4; ++k) xs[k] = (const float *)T->x[k] + L;
+            f32_axpy4((float *)acc + (L - m0), xs, T->wf, H - L);
+        }
+        for (int k = 0; k < 4; ++k) {  /* after the common range */
+            const int64_t lo = H, hi = T->hi[k];
+            if (lo >= hi) continue;
+            if (q8)
+                s32_axpy((int32_t *)acc + (lo - m0), (const uint8_t *)T->x[k] + lo, zx,
+                         T->wi[k], hi - lo);
+            else
+                f32_axpy((float *)acc + (lo - m0), (const float *)T->x[k] + lo, T->wf[k],
+                         hi - lo);
+        }
+    }
+    T->n = 0;
 }
 
 /* Direct tasks: (n, co, p0, row0, row1, m0, m1): W group p0 .. p0+nw-1 (same rd, rh), rows
@@ -85,6 +196,7 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                        const void *w, int64_t ksize, const void *x, const convt_epi *E,
                        void *out, const int64_t *task, void *acc, int64_t mtile,
                        convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
+                       convt_f32_axpy4_fn f32_axpy4, convt_s32_axpy4_fn s32_axpy4,
                        convt_requant16_fn requant16)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
@@ -108,6 +220,8 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
             const int64_t mend = P->mcount[2] < m1 ? P->mcount[2] : m1;
             if (mend <= m0) continue;
             char *a = (char *)acc + i * mtile * 4;
+            convt_direct_terms T;
+            T.n = 0;
             memset(a, 0, (mend - m0) * 4);  /* 0.0f and 0 */
             for (int64_t t = 0; t < P->ntaps; ++t) {
                 const int64_t *dl = P->delta + 3 * t;
@@ -117,18 +231,29 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                 const int64_t lo = m0 > -dl[2] ? m0 : -dl[2];
                 const int64_t hi = mend < wlim - dl[2] ? mend : wlim - dl[2];
                 if (lo >= hi) continue;
-                const int64_t xr = xoff + (id * IH + ih) * IW + P->xoff[t] + dl[2] + lo;
+                /* input of W position m of this tap: x[xr + m] */
+                const int64_t xr = xoff + (id * IH + ih) * IW + P->xoff[t] + dl[2];
                 for (int64_t ci = 0; ci < cig; ++ci) {
                     const int64_t wi = woff + ci * cog * ksize + P->kidx[t];
                     const int64_t xi = xr + ci * G->in_size;
-                    if (q8)
-                        s32_axpy((int32_t *)a + (lo - m0), (const uint8_t *)x + xi, E->zx,
-                                ((const int16_t *)w)[wi], hi - lo);
-                    else
-                        f32_axpy((float *)a + (lo - m0), (const float *)x + xi,
-                                ((const float *)w)[wi], hi - lo);
+                    const int k = T.n++;
+                    if (q8) {
+                        T.x[k] = (const uint8_t *)x + xi;
+                        T.wi[k] = ((const int16_t *)w)[wi];
+                    } else {
+                        T.x[k] = (const float *)x + xi;
+                        T.wf[k] = ((const float *)w)[wi];
+                    }
+                    T.lo[k] = lo;
+                    T.hi[k] = hi;
+                    if (T.n == 4)
+                        convt_direct_flush(q8, &T, a, m0, E->zx, f32_axpy, s32_axpy, f32_axpy4,
+                                           s32_axpy4);
                 }
             }
+            if (T.n)
+                convt_direct_flush(q8, &T, a, m0, E->zx, f32_axpy, s32_axpy, f32_axpy4,
+                                   s32_axpy4);
         }
         const int64_t od = P0->residue[0] + sd * md, oh = P0->residue[1] + sh * mh;
         char *orow = (char *)out + (ooff + (od * OH + oh) * OW) * esize;
@@ -145,6 +270,10 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                 }
                 for (; m < n_m; ++m) o[sw * m] = convt_requant_one(E->rq, co, a[m]);
             }
+        } else if (sw == 1) {  /* forward convolutions, stride-1 transposed ones */
+            const float *CONVT_RESTRICT a = (const float *)acc;
+            float *CONVT_RESTRICT of = (float *)orow + m0;
+            for (int64_t m = 0; m < m1 - m0; ++m) of[m] = a[m] + b;
         } else if (nw == sw) {  /* every W residue: write the row contiguously, interleaving */
             const float *a = (const float *)acc;
             float *of = (float *)orow;

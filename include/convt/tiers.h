@@ -35,7 +35,7 @@ typedef struct {
 /* The shared packing, epilogue and direct-kernel code, compiled for one tier: functions
  * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32AXPY its float axpy
  * (direct.h: convt_f32_axpy_impl, or convt_f32_axpy_fma_impl with FMA). */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32AXPY)                              \
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32AXPY, F32AXPY4)                    \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
@@ -51,6 +51,14 @@ typedef struct {
                                             const uint8_t *CONVT_RESTRICT x, int32_t zx,       \
                                             int32_t w, int64_t n)                              \
     { convt_s32_axpy_impl(acc, x, zx, w, n); }                                                 \
+    static TARGET void convt_f32_axpy4_##SFX(float *CONVT_RESTRICT acc,                        \
+                                             const float *const *x, const float *w,            \
+                                             int64_t n)                                        \
+    { F32AXPY4(acc, x, w, n); }                                                                \
+    static TARGET void convt_s32_axpy4_##SFX(int32_t *CONVT_RESTRICT acc,                      \
+                                             const uint8_t *const *x, int32_t zx,              \
+                                             const int32_t *w, int64_t n)                      \
+    { convt_s32_axpy4_impl(acc, x, zx, w, n); }                                                \
     static TARGET void convt_direct_##SFX(int q8, const convt_geom *G,                         \
                                           const convt_phase *phases, const void *w,           \
                                           int64_t ksize, const void *x, const convt_epi *E,   \
@@ -59,10 +67,12 @@ typedef struct {
     {                                                                                          \
         if (q8)                                                                                \
             convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
-                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX, REQUANT16);     \
+                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX,                 \
+                                   convt_f32_axpy4_##SFX, convt_s32_axpy4_##SFX, REQUANT16);   \
         else                                                                                   \
             convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
-                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX, REQUANT16);     \
+                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX,                 \
+                                   convt_f32_axpy4_##SFX, convt_s32_axpy4_##SFX, REQUANT16);   \
     }
 
 #define CONVT_INSTANTIATE_U8X4(SFX, TARGET)                                                    \
