@@ -3,23 +3,25 @@
 ``torch.ao.nn.quantized.dynamic.Conv{1,2,3}d`` / ``ConvTranspose{1,2,3}d`` quantize their float32
 input on every call with parameters chosen from the input's own range, run the uint8 x int8
 convolution with the *same* scale and zero point as the output's quantization parameters, and
-dequantize the uint8 result.  This module holds the pure arithmetic of those steps:
+dequantize the uint8 result.  This module holds the one step convt has nowhere else, choosing
+those parameters:
 
 * :func:`choose_qparams` / :func:`choose_qparams_from_min_max` -- ``quant_utils::
   ChooseQuantizationParams`` (aten/src/ATen/native/quantized/cpu/QuantUtils.h) with
   ``qmin = 0``, ``qmax = 255`` (``0, 127`` with ``reduce_range``), ``preserve_sparsity = false``,
   ``force_scale_power_of_two = false``;
-* :func:`output_qparams` -- the output is requantized to the input's (scale, zero point);
-* :func:`quantize_input` -- ``torch.quantize_per_tensor(x, scale, zp, torch.quint8)`` on CPU;
-* :func:`dequantize_output` -- ``Tensor.dequantize()`` of a per-tensor quint8 tensor;
-* :func:`effective_reduce_range` -- the QNNPACK engine ignores ``reduce_range``;
-* :func:`weight_qparams` -- the scale ``from_float`` gives int8 weights with torch's default
-  dynamic qconfig (``MinMaxObserver(qint8, per_tensor_symmetric)``).
+* :func:`effective_reduce_range` -- the QNNPACK engine ignores ``reduce_range``.
+
+The other steps use convt's general functions: the input is quantized with
+:func:`convt.quantize_per_tensor` (``torch.quantize_per_tensor(x, scale, zp, torch.quint8)``),
+the output requantized to the input's own (scale, zero point) and dequantized with
+:meth:`convt.QTensor.dequantize`; ``from_float`` quantizes the weight with
+``convt.quantized.modules._quantize_weight`` (per tensor: the scale of torch's default dynamic
+qconfig, ``MinMaxObserver(qint8, per_tensor_symmetric)``).
 
 The measured arithmetic, with source references, is written up in the dynamic-quantization spec
 that accompanies this module (``dynamic_spec.md``).  Everything here is NumPy only.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -29,15 +31,10 @@ __all__ = [
     "SMALL_SCALE_THRESHOLD",
     "choose_qparams",
     "choose_qparams_from_min_max",
-    "dequantize_output",
     "effective_reduce_range",
-    "output_qparams",
-    "quantize_input",
-    "weight_qparams",
 ]
 
 _f32 = np.float32
-_f64 = np.float64
 
 #: ``quant_utils::SMALL_SCALE_THRESHOLD`` (the float ``6.1e-5f``, i.e. about the smallest normal
 #: fp16 number): smaller scales are raised to it.
@@ -203,133 +200,3 @@ def effective_reduce_range(engine: str, reduce_range: bool) -> bool:
         raise ValueError(f"unknown quantized engine {engine!r}")
     return bool(reduce_range) and engine != "qnnpack"
 
-
-def output_qparams(input_scale: float, input_zero_point: int) -> tuple[float, int]:
-    """The (scale, zero point) the int32 accumulator is requantized to before dequantizing.
-
-    torch passes the input's own parameters: ``apply_impl<false>(q_input, q_params.scale,
-    q_params.zero_point)`` (qconv_dynamic.cpp, lines 58-59, 115-116 and 165-166). The output is
-    therefore clamped to ``[(0 - zp) * scale, (255 - zp) * scale]`` -- with ``reduce_range``
-    that is about twice the input's range above zero; anything beyond saturates.
-
-    Parameters
-    ----------
-    input_scale : float
-    input_zero_point : int
-
-    Returns
-    -------
-    tuple of (float, int)
-        ``(input_scale, input_zero_point)`` unchanged.
-    """
-    return float(input_scale), int(input_zero_point)
-
-
-def _fma_f32(x: npt.NDArray[np.float32], y: np.float32, z: int) -> npt.NDArray[np.float32]:
-    """``fmaf(x, y, z)`` elementwise: ``x * y + z`` rounded once to float32 (to nearest even).
-
-    ``x * y`` is exact in float64 (24 + 24 significant bits); the sum ``s`` may round, and the
-    two-sum error ``e`` recovers the exact value ``s + e``. Rounding ``s`` to float32 equals
-    rounding ``s + e`` except when ``s`` is exactly halfway between two float32 numbers and
-    ``e != 0``, which is corrected explicitly.
-    """
-    p = x.astype(_f64) * _f64(y)
-    c = _f64(z)
-    s = p + c
-    bv = s - p
-    e = (p - (s - bv)) + (c - bv)
-    r = s.astype(_f32)
-    r64 = r.astype(_f64)
-    with np.errstate(invalid="ignore"):
-        toward = np.where(s > r64, _f32(np.inf), _f32(-np.inf)).astype(_f32)
-        other = np.nextafter(r, toward)
-        o64 = other.astype(_f64)
-        tie = (s != r64) & (s == (r64 + o64) * 0.5) & (e != 0)
-        pick_other = tie & ((e > 0) == (o64 > r64))
-    return np.where(pick_other, other, r)
-
-
-def quantize_input(x: npt.ArrayLike, scale: float, zero_point: int) -> npt.NDArray[np.uint8]:
-    """``torch.quantize_per_tensor(x, scale, zero_point, torch.quint8).int_repr()`` on CPU.
-
-    ``q = clamp(rint(fmaf(x, 1.0f / float32(scale), zero_point)), 0, 255)``: the reciprocal is
-    taken in float32, ``x * inv + zero_point`` is rounded *once* to float32 (torch 2.13's
-    AVX-512 kernel uses a fused multiply-add; rounding ``x * inv`` first differs in a few
-    elements per million) and then to the nearest integer, ties to even.
-
-    Parameters
-    ----------
-    x : array_like
-        float32 values (converted to float32 if needed), assumed finite.
-    scale : float
-        Positive scale; used as float32.
-    zero_point : int
-        In ``[0, 255]``.
-
-    Returns
-    -------
-    numpy.ndarray of uint8
-        Same shape as ``x``.
-    """
-    a = np.asarray(x, dtype=np.float32)
-    s32 = _f32(scale)
-    if not (np.isfinite(s32) and s32 > 0):
-        raise ValueError(f"scale must be positive and finite in float32, got {scale!r}")
-    zp = int(zero_point)
-    if not 0 <= zp <= 255:
-        raise ValueError(f"zero_point must be in [0, 255], got {zero_point!r}")
-    inv = _f32(_f32(1.0) / s32)
-    v = _fma_f32(a.reshape(-1), inv, zp)
-    q = np.clip(np.rint(v.astype(_f64)), 0, 255).astype(np.uint8)
-    return q.reshape(a.shape)
-
-
-def dequantize_output(q: npt.ArrayLike, scale: float,
-                      zero_point: int) -> npt.NDArray[np.float32]:
-    """``Tensor.dequantize()`` of a per-tensor quint8 tensor: ``float32(scale) * (q - zp)``.
-
-    The integer ``q - zp`` is exact in float32, so this is one float32 multiplication.
-
-    Parameters
-    ----------
-    q : array_like of integers
-        Quantized values.
-    scale : float
-        Used as float32.
-    zero_point : int
-
-    Returns
-    -------
-    numpy.ndarray of float32
-    """
-    d = (np.asarray(q).astype(np.int32) - np.int32(zero_point)).astype(_f32)
-    return (_f32(scale) * d).astype(_f32)
-
-
-def weight_qparams(w: npt.ArrayLike) -> tuple[float, int]:
-    """Weight (scale, zero point) of ``from_float`` with torch's ``default_dynamic_qconfig``.
-
-    The weight observer is ``MinMaxObserver(dtype=torch.qint8,
-    qscheme=torch.per_tensor_symmetric)`` (quant range ``[-128, 127]``, ``reduce_range=False``,
-    ``eps = float32 epsilon``): ``scale = max(f32(max(-min(w, 0), max(w, 0)) / 127.5), eps)``,
-    ``zero_point = 0``. The weight is then ``torch.quantize_per_tensor(w, scale, 0, qint8)``:
-    ``clamp(rint(f32(w * f32(1 / f32(scale)))), -128, 127)``.
-
-    Parameters
-    ----------
-    w : array_like
-        The float weight (float32), finite, not empty.
-
-    Returns
-    -------
-    tuple of (float, int)
-        ``(scale, 0)``, the scale a float32 value.
-    """
-    a = np.asarray(w, dtype=np.float32)
-    if a.size == 0:
-        return 1.0, 0  # the observer's "no data" parameters
-    if not np.all(np.isfinite(a)):
-        raise ValueError("the weight must be finite to be quantized")
-    max_pos = max(-min(a.min(), _f32(0.0)), max(a.max(), _f32(0.0)))
-    scale = max(_f32(_f32(max_pos) / _f32(127.5)), _f32(np.finfo(np.float32).eps))
-    return float(scale), 0

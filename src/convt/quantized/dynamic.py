@@ -68,8 +68,10 @@ class _DynamicLayer(_QLayer_):
         return out
 
     def extra_repr(self) -> str:
-        return self._repr_fields(self.bias() is not None,
-                                 f", scale={self.scale}, zero_point={self.zero_point}")
+        s = self._repr_fields(self.bias() is not None,
+                              f", scale={self.scale}, zero_point={self.zero_point}")
+        # PyTorch's quantized layers leave padding_mode out of their repr
+        return s.removesuffix(f", padding_mode={self.padding_mode}")
 
     def __repr__(self) -> str:
         return f"DynamicQuantized{type(self).__name__}({self.extra_repr()})"
@@ -112,7 +114,7 @@ class _DynamicConvNd(_DynamicLayer, _QConvNd):
 def _doc(name: str) -> str:
     nd = name[-2]
     shape = "(1, 2" + ", 11" * int(nd) + ")" if "Transpose" in name else \
-        "(1, 2" + ", 3" * int(nd) + ")"
+        "(1, 2" + ", 2" * int(nd) + ")"
     return f"""Dynamically quantized ``{name}``, as ``torch.ao.nn.quantized.dynamic.{name}``:
     float32 in and out, int8 weights, the input quantized per call (see
     :mod:`convt.quantized.dynamic`).  Parameters as :class:`convt.quantized.{name}`.
