@@ -9,11 +9,13 @@ import convt.functional
 import convt.modules
 import convt.qtensor
 import convt.quantized.functional
+import convt.quantized.dynamic
 import convt.quantized.modules
 
 
 @pytest.mark.parametrize("module", [convt.functional, convt.modules, convt.qtensor,
-                                    convt.quantized.functional, convt.quantized.modules])
+                                    convt.quantized.functional, convt.quantized.modules,
+                                    convt.quantized.dynamic])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0

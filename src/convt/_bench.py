@@ -50,28 +50,52 @@ class Shape:
     output_padding: tuple = None
     dilation: tuple = None
     groups: int = 1
+    transposed: bool = True  # False: a forward convolution (an encoder's layer)
 
     @property
     def nd(self):
         return len(self.spatial)
 
+    @property
+    def layer(self):
+        """The layer's class name: ConvTranspose{n}d or Conv{n}d (convt's and torch's)."""
+        return f"{'ConvTranspose' if self.transposed else 'Conv'}{self.nd}d"
+
     def params(self):
         nd = self.nd
-        return dict(stride=self.stride or (1,) * nd, padding=self.padding or (0,) * nd,
-                    output_padding=self.output_padding or (0,) * nd,
-                    dilation=self.dilation or (1,) * nd, groups=self.groups)
+        p = dict(stride=self.stride or (1,) * nd, padding=self.padding or (0,) * nd,
+                 dilation=self.dilation or (1,) * nd, groups=self.groups)
+        if self.transposed:
+            p["output_padding"] = self.output_padding or (0,) * nd
+        return p
+
+    def weight_shape(self):
+        """PyTorch's layout: (C_in, C_out/groups, *k) transposed, (C_out, C_in/groups, *k)."""
+        if self.transposed:
+            return (self.cin, self.cout // self.groups) + self.kernel
+        return (self.cout, self.cin // self.groups) + self.kernel
 
     def flops(self):
-        """Useful FLOPs: 2 * N * C_in * C_out/groups * prod(kernel) * prod(input spatial)."""
+        """Useful FLOPs: 2 * N * C_in * C_out/groups * prod(kernel) * prod(spatial), where
+        spatial is the input's for a transposed convolution and the output's for a forward
+        one (every input / output position meets every tap)."""
+        spatial = self.spatial if self.transposed else self.output_shape()[2:]
         return (2 * self.batch * self.cin * (self.cout // self.groups) * math.prod(self.kernel)
-                * math.prod(self.spatial))
+                * math.prod(spatial))
 
     def output_shape(self):
-        """``(N, C_out, *out_spatial)`` with ``out = (i-1)*s - 2p + d*(k-1) + op + 1``."""
+        """``(N, C_out, *out_spatial)`` with ``out = (i-1)*s - 2p + d*(k-1) + op + 1``
+        (transposed) or ``(i + 2p - d*(k-1) - 1) // s + 1`` (forward)."""
         p = self.params()
-        out = tuple((i - 1) * s - 2 * pad + d * (k - 1) + op + 1 for i, k, s, pad, op, d in zip(
-            self.spatial, self.kernel, p["stride"], p["padding"], p["output_padding"],
-            p["dilation"], strict=True))
+        if self.transposed:
+            out = tuple((i - 1) * s - 2 * pad + d * (k - 1) + op + 1
+                        for i, k, s, pad, op, d in zip(
+                            self.spatial, self.kernel, p["stride"], p["padding"],
+                            p["output_padding"], p["dilation"], strict=True))
+        else:
+            out = tuple((i + 2 * pad - d * (k - 1) - 1) // s + 1 for i, k, s, pad, d in zip(
+                self.spatial, self.kernel, p["stride"], p["padding"], p["dilation"],
+                strict=True))
         return (self.batch, self.cout) + out
 
 
@@ -79,10 +103,15 @@ def _t(v, n):
     return (v,) * n if isinstance(v, int) else tuple(v)
 
 
-def _shape(name, n, cin, cout, spatial, k, s=1, p=0, op=0, d=1, g=1):
+def _shape(name, n, cin, cout, spatial, k, s=1, p=0, op=0, d=1, g=1, transposed=True):
     nd = len(spatial)
     return Shape(name, n, cin, cout, tuple(spatial), _t(k, nd), _t(s, nd), _t(p, nd),
-                 _t(op, nd), _t(d, nd), g)
+                 _t(op, nd), _t(d, nd), g, transposed)
+
+
+def _enc(name, n, cin, cout, spatial, k, s=1, p=0, d=1, g=1):
+    """A forward convolution (encoder) shape."""
+    return _shape(name, n, cin, cout, spatial, k, s, p, 0, d, g, transposed=False)
 
 
 SHAPES = [
@@ -97,6 +126,12 @@ SHAPES = [
     _shape("3d_seed", 20, 16, 33, (10, 50, 100), (3, 5, 2), s=(2, 1, 1), p=(0, 4, 2)),
     _shape("3d_grouped", 2, 32, 32, (16, 16, 16), 3, s=2, p=1, op=1, g=4),
     _shape("3d_dilated", 1, 32, 16, (16, 16, 16), 3, p=2, d=2),
+    # encoders: forward convolutions, the decoders' adjoints and the usual stride-1 layers
+    _enc("enc_1d_vocoder", 1, 256, 512, (1600,), 16, s=8, p=4),
+    _enc("enc_2d_dcgan", 16, 128, 256, (16, 16), 4, s=2, p=1),
+    _enc("enc_2d_3x3", 1, 64, 64, (56, 56), 3, p=1),
+    _enc("enc_2d_depthwise", 1, 64, 64, (128, 128), 3, p=1, g=64),
+    _enc("enc_3d_unet", 1, 32, 64, (64, 64, 64), 3, s=2, p=1),
 ]
 
 # Quantization of the int8 section, for convt and every peer: (scale, zero point).
@@ -108,8 +143,7 @@ Q_OUTPUT = (0.05, 128)
 def make_inputs(shape: Shape, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((shape.batch, shape.cin) + shape.spatial, dtype=np.float32)
-    w = rng.standard_normal((shape.cin, shape.cout // shape.groups) + shape.kernel,
-                            dtype=np.float32) * 0.05
+    w = rng.standard_normal(shape.weight_shape(), dtype=np.float32) * 0.05
     b = rng.standard_normal(shape.cout, dtype=np.float32)
     return x, w, b
 
@@ -188,9 +222,9 @@ class Runner:
 
 def convt_runner(shape: Shape, threads: int):
     """A layer packs its weights once: measure that steady state, as a module call."""
-    from .modules import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+    from . import modules
     x, w, b = make_inputs(shape)
-    cls = (ConvTranspose1d, ConvTranspose2d, ConvTranspose3d)[shape.nd - 1]
+    cls = getattr(modules, shape.layer)
     m = cls(shape.cin, shape.cout, shape.kernel, **shape.params())
     m.weight, m.bias = w, b
     out = np.empty_like(m(x))
@@ -201,7 +235,7 @@ def convt_q8_runner(shape: Shape, threads: int):
     """The quantized layer in its steady state (packed int8 weights, preallocated output)."""
     from . import quantized
     qx, qw, b = make_q_inputs(shape)
-    cls = getattr(quantized, f"ConvTranspose{shape.nd}d")
+    cls = getattr(quantized, shape.layer)
     m = cls(shape.cin, shape.cout, shape.kernel, **shape.params())
     m.set_weight_bias(qw, b)
     m.scale, m.zero_point = Q_OUTPUT
@@ -218,17 +252,17 @@ def _convt_q8(shape, threads):
 
 
 def torch_runner(shape: Shape, threads: int) -> Runner:
-    """``torch.nn.functional.conv_transpose{n}d`` under ``no_grad``."""
+    """``torch.nn.functional.conv_transpose{n}d`` (or ``conv{n}d``) under ``no_grad``."""
     import torch
     torch.set_num_threads(threads)
     x, w, b = (torch.from_numpy(a) for a in make_inputs(shape))
-    tf = getattr(torch.nn.functional, f"conv_transpose{shape.nd}d")
-    p = shape.params()
+    tf = getattr(torch.nn.functional,
+                 f"{'conv_transpose' if shape.transposed else 'conv'}{shape.nd}d")
+    kw = shape.params()
 
     def run():
         with torch.no_grad():
-            return tf(x, w, b, p["stride"], p["padding"], p["output_padding"], p["groups"],
-                      p["dilation"])
+            return tf(x, w, b, **kw)
     return Runner(run, output=lambda y: y.numpy())
 
 
@@ -242,7 +276,7 @@ def _torch_q8_module(shape: Shape, engine: str):
         warnings.simplefilter("ignore")
         tx = torch.quantize_per_tensor(torch.from_numpy(np.abs(x)), *Q_INPUT, torch.quint8)
         tw = torch.quantize_per_tensor(torch.from_numpy(w), *Q_WEIGHT, torch.qint8)
-        m = getattr(torch.ao.nn.quantized, f"ConvTranspose{shape.nd}d")(
+        m = getattr(torch.ao.nn.quantized, shape.layer)(
             shape.cin, shape.cout, shape.kernel, **shape.params())
         m.set_weight_bias(tw, torch.from_numpy(b))
         m.scale, m.zero_point = Q_OUTPUT
@@ -278,7 +312,7 @@ def torch_q8_runner(shape: Shape, threads: int) -> Runner:
 
 
 def onnx_case(shape: Shape, quantized: bool = False):
-    """A one-node ConvTranspose ONNX model (opset 17) for ``shape``, with its input and an
+    """A one-node ConvTranspose (or Conv) ONNX model (opset 17) for ``shape``, with its input and an
     empty output array.
 
     Weight and bias are initializers.  Float: ``x -> ConvTranspose(x, W, B) -> y`` in float32.
@@ -318,10 +352,12 @@ def onnx_case(shape: Shape, quantized: bool = False):
         elem = TensorProto.FLOAT
         inits = [init("W", w, np.float32), init("B", b, np.float32)]
         conv_io = (["x", "W", "B"], ["y"])
-    nodes.append(helper.make_node(
-        "ConvTranspose", *conv_io, kernel_shape=list(shape.kernel), strides=list(p["stride"]),
-        pads=list(p["padding"]) * 2, output_padding=list(p["output_padding"]),
-        dilations=list(p["dilation"]), group=p["groups"]))
+    attrs = dict(kernel_shape=list(shape.kernel), strides=list(p["stride"]),
+                 pads=list(p["padding"]) * 2, dilations=list(p["dilation"]), group=p["groups"])
+    if shape.transposed:
+        attrs["output_padding"] = list(p["output_padding"])
+    nodes.append(helper.make_node("ConvTranspose" if shape.transposed else "Conv", *conv_io,
+                                  **attrs))
     if quantized:
         nodes.append(helper.make_node("QuantizeLinear", ["yf", "sy", "zy"], ["y"]))
     y = np.empty(shape.output_shape(), x.dtype)
@@ -737,15 +773,15 @@ def _shape_list() -> str:
     def dims(v):
         return "x".join(map(str, v))
 
-    lines = ["shapes (NAME: batch, C_in -> C_out, input size, kernel k, stride s;",
+    lines = ["shapes (NAME: layer, batch, C_in -> C_out, input size, kernel k, stride s;",
              "        padding p, output_padding op, dilation d, groups g when not the default):"]
     for s in SHAPES:
         p = s.params()
         extra = "".join(f", {key} {dims(p[name])}" for key, name, default in (
             ("p", "padding", 0), ("op", "output_padding", 0), ("d", "dilation", 1))
-            if any(v != default for v in p[name]))
-        lines.append(f"  {s.name:<{SHAPE_W}} {s.batch}, {s.cin} -> {s.cout}, {dims(s.spatial)}, "
-                     f"k {dims(s.kernel)}, s {dims(p['stride'])}{extra}"
+            if name in p and any(v != default for v in p[name]))
+        lines.append(f"  {s.name:<{SHAPE_W}} {s.layer}, {s.batch}, {s.cin} -> {s.cout}, "
+                     f"{dims(s.spatial)}, k {dims(s.kernel)}, s {dims(p['stride'])}{extra}"
                      + (f", g {s.groups}" if s.groups > 1 else ""))
     return "\n".join(lines)
 

@@ -84,7 +84,10 @@ class LayerBase(_args.GeometryAttrs):
                                                xb.shape[0])
         return self._geom.output_spatial(xb.shape[2:], self.kernel_size, op)
 
-    def _repr_fields(self, has_bias: bool, after_stride: str = "") -> str:
+    def _repr_fields(self, has_bias: bool, after_stride: str = "",
+                     padding_mode: bool = True) -> str:
+        """PyTorch's extra_repr; its quantized layers leave ``padding_mode`` out
+        (``padding_mode=False``)."""
         nd = self._nd
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}{after_stride}")
@@ -100,7 +103,7 @@ class LayerBase(_args.GeometryAttrs):
             s += f", groups={self.groups}"
         if not has_bias:
             s += ", bias=False"
-        if self.padding_mode != "zeros":
+        if padding_mode and self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
         return s
 

@@ -67,12 +67,6 @@ class _DynamicLayer(_QLayer_):
         np.copyto(_args.check_out(out, y.shape, np.float32, x), y)
         return out
 
-    def extra_repr(self) -> str:
-        s = self._repr_fields(self.bias() is not None,
-                              f", scale={self.scale}, zero_point={self.zero_point}")
-        # PyTorch's quantized layers leave padding_mode out of their repr
-        return s.removesuffix(f", padding_mode={self.padding_mode}")
-
     def __repr__(self) -> str:
         return f"DynamicQuantized{type(self).__name__}({self.extra_repr()})"
 

@@ -279,7 +279,8 @@ class _QLayer_(LayerBase):
 
     def extra_repr(self) -> str:
         return self._repr_fields(self.bias() is not None,
-                                 f", scale={self.scale}, zero_point={self.zero_point}")
+                                 f", scale={self.scale}, zero_point={self.zero_point}",
+                                 padding_mode=False)
 
     def __repr__(self) -> str:
         return f"Quantized{type(self).__name__}({self.extra_repr()})"
