@@ -676,6 +676,7 @@ def test_fbgemm_reflect_padding_bit_exact(torch, nd, case):
     ref = tm(x.to_torch()).int_repr().numpy()
     cm = QCLS(nd).from_torch(tm)
     assert cm.padding_mode == "reflect"
+    assert repr(cm) == repr(tm)  # torch's quantized repr leaves padding_mode out
     np.testing.assert_array_equal(cm(x).int_repr(), ref)
     y = QFN(nd)(x, w, b, s, p, d, g, "reflect", scale=0.2, zero_point=10)
     np.testing.assert_array_equal(y.int_repr(), ref)
