@@ -736,6 +736,44 @@ def test_errors(call, exc, match):
     assert "transposed" not in str(info.value) and "output_padding" not in str(info.value)
 
 
+@pytest.mark.parametrize("what", ["input", "weight", "bias"])
+def test_out_overlapping_an_argument(what):
+    buf = np.zeros(4096, np.float32)
+    out = buf[:90].reshape(1, 2, 5, 9)
+    shapes = dict(input=(1, 4, 7, 11), weight=(2, 4, 3, 3), bias=(2,))
+    args = {k: np.ones(v, np.float32) for k, v in shapes.items()}
+    n = int(np.prod(shapes[what]))
+    args[what] = buf[40:40 + n].reshape(shapes[what])
+    with pytest.raises(ValueError, match="overlap"):
+        convt.conv2d(**args, out=out)
+    args[what] = buf[1000:1000 + n].reshape(shapes[what])  # disjoint parts are fine
+    assert convt.conv2d(**args, out=out) is out
+    # the in-place 1x1 case: out is the input itself
+    x = np.ones((1, 4, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="overlap"):
+        convt.conv2d(x, np.ones((4, 4, 1, 1), np.float32), out=x)
+
+
+@pytest.mark.parametrize("arg", ["stride", "padding", "dilation"])
+@pytest.mark.parametrize("value", [2**31, 2**63 - 1, 2**63, 2**64, -2**63])
+def test_huge_hyper_parameters_are_value_errors(arg, value):
+    with pytest.raises(ValueError, match=arg):
+        convt.conv1d(np.array([[[2.0]]], np.float32),
+                     np.array([[[1.0, 10.0, 100.0]]], np.float32), **{arg: value})
+
+
+def test_largest_stride_and_padding(rng):
+    x = rng.standard_normal((1, 2, 3)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3)).astype(np.float32)
+    s = 2**31 - 1
+    y = convt.conv1d(x, w, None, stride=s, padding=s)  # (3 + 2s - 3) // s + 1 = 3
+    assert y.shape == (1, 3, 3)
+    # (not through the reference: it would pad to 2**32 elements)
+    assert np.all(y[..., 0] == 0) and np.all(y[..., 2] == 0)  # only padding under the taps
+    np.testing.assert_allclose(y[0, :, 1], np.einsum("ck,ock->o", x[0].astype(np.float64), w),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_modules_of_the_other_direction_are_refused():
     with pytest.raises(TypeError, match="mod"):
         convt.quantized.Conv2d.from_float(

@@ -793,3 +793,25 @@ def test_from_float_accepts_torch_float_module(torch, nd, qscheme):
     x = np.random.default_rng(nd).uniform(-1, 5, (2, 4) + SPATIAL[nd]).astype(np.float32)
     np.testing.assert_array_equal(qa(qa.quantize_input(x)).int_repr(),
                                   qb(qb.quantize_input(x)).int_repr())
+
+
+@pytest.mark.parametrize("what", ["input", "weight", "bias"])
+def test_out_overlapping_an_argument(what):
+    buf = np.zeros(8192, np.uint8)
+    xq = np.full((1, 4, 9), 7, np.uint8)
+    wq = np.ones((6, 4, 3), np.int8)
+    bias = np.zeros(6, np.float32)
+    if what == "input":
+        xq = buf[:36].reshape(1, 4, 9)
+        xq[...] = 7
+    elif what == "weight":
+        wq = buf[:72].view(np.int8).reshape(6, 4, 3)
+        wq[...] = 1
+    else:
+        bias = buf[:24].view(np.float32)
+    x, w = convt.QTensor(xq, 0.1, 0), convt.QTensor(wq, 0.01, 0)
+    out = buf[:6 * 7].reshape(1, 6, 7)
+    with pytest.raises(ValueError, match="overlap"):
+        QF.conv1d(x, w, bias, scale=0.1, zero_point=0, out=out)
+    ok = buf[4096:4096 + 42].reshape(1, 6, 7)  # disjoint memory of the same buffer
+    assert QF.conv1d(x, w, bias, scale=0.1, zero_point=0, out=ok).int_repr() is ok
