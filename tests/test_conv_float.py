@@ -390,6 +390,33 @@ def test_array_likes_and_float16(rng):
                                                     w, b))
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("channels", [(4, 6, 1), (4, 4, 4), (8, 40, 2)])
+@pytest.mark.parametrize("padding,stride,mode", [(1, 1, "zeros"), ("same", 1, "reflect"),
+                                                 (0, 2, "zeros"), (2, 2, "circular")])
+def test_nan_and_inf_propagate(rng, nd, channels, padding, stride, mode):
+    """A NaN or an infinity in the input reaches exactly the outputs whose taps read it
+    (padding copies included), as in the float64 reference (and torch)."""
+    cin, cout, g = channels
+    x = rng.standard_normal((2, cin) + SPATIAL[nd]).astype(np.float32)
+    x[(0, 0) + tuple(n // 2 for n in SPATIAL[nd])] = np.nan
+    x[(1, cin - 1) + (0,) * nd] = np.inf
+    m = CLS(nd)(cin, cout, 3, stride, padding, groups=g, padding_mode=mode, rng=0)
+    y = m(x)
+    with np.errstate(invalid="ignore"):
+        ref = conv_forward_ref(x, m.weight, m.bias, stride=stride, padding=padding, groups=g,
+                               padding_mode=mode)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(y), np.isinf(ref))
+    fin = np.isfinite(ref)
+    assert fin.any()
+    with np.errstate(invalid="ignore"):
+        bound = error_bound_forward(np.where(np.isfinite(x), x, 0), m.weight, m.bias,
+                                    stride=stride, padding=padding, groups=g,
+                                    padding_mode=mode)
+    assert np.all(np.abs(y[fin] - ref[fin]) <= bound[fin])
+
+
 # ------------------------------------------------------------------ threads
 def _threads_case(rng, nd, cin, cout, groups, k, batch, spatial, **params):
     x = rng.standard_normal((batch, cin) + spatial).astype(np.float32)
