@@ -163,7 +163,7 @@ def conv_forward_naive(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
     nd, ks, s, d, pairs, osp = _geometry(x.shape, w.shape, stride, padding, dilation)
-    N, Cin = x.shape[:2]
+    N = x.shape[0]
     Cout, Cig = w.shape[:2]
     Cog = Cout // groups
     isp = x.shape[2:]

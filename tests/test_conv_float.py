@@ -5,7 +5,10 @@ the adjoint identity."""
 
 import importlib.util
 import math
+import os
 import pickle
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -15,6 +18,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from reference_conv import (
     PADDING_MODES,
+    accumulate_forward,
     conv_forward_naive,
     conv_forward_ref,
     conv_out_size,
@@ -22,6 +26,7 @@ from reference_conv import (
     pad_nd,
     resolve_padding,
 )
+from reference_q import requantize
 
 import convt
 
@@ -696,11 +701,11 @@ def test_layer_state_dict_and_pickle(rng, nd, mode):
     (1, (4, 6, 3), dict(padding="valid"),
      "Conv1d(4, 6, kernel_size=(3,), stride=(1,), padding=valid)"),
     (2, (4, 6, (3, 2)), dict(padding="same", padding_mode="circular", groups=2, bias=False),
-     "Conv2d(4, 6, kernel_size=(3, 2), stride=(1, 1), padding=same, groups=2, bias=False, "
-     "padding_mode=circular)"),
+     ("Conv2d(4, 6, kernel_size=(3, 2), stride=(1, 1), padding=same, groups=2, bias=False, "
+      "padding_mode=circular)")),
     (3, (16, 33, (3, 5, 2)), dict(stride=(2, 1, 1), padding=(4, 2, 0), dilation=2),
-     "Conv3d(16, 33, kernel_size=(3, 5, 2), stride=(2, 1, 1), padding=(4, 2, 0), "
-     "dilation=(2, 2, 2))"),
+     ("Conv3d(16, 33, kernel_size=(3, 5, 2), stride=(2, 1, 1), padding=(4, 2, 0), "
+      "dilation=(2, 2, 2))")),
 ])
 def test_layer_repr(nd, args, kw, text):
     assert repr(CLS(nd)(*args, **kw)) == text
@@ -736,7 +741,8 @@ def _w(shape=(6, 4, 3, 3)):
     (lambda: convt.conv2d(_x(), _w((6, 4, 3))), ValueError, "weight"),
     (lambda: convt.conv2d(_x(), _w((6, 3, 3, 3))), ValueError, "weight|channels"),
     (lambda: convt.conv2d(_x(), _w((6, 4, 3, 3)), groups=2), ValueError, "weight|channels|groups"),
-    (lambda: convt.conv2d(_x(), _w((5, 2, 3, 3)), groups=2), ValueError, "out_channels|weight|groups"),
+    (lambda: convt.conv2d(_x(), _w((5, 2, 3, 3)), groups=2), ValueError,
+     "out_channels|weight|groups"),
     (lambda: convt.conv2d(_x(), _w(), np.zeros(5, np.float32)), ValueError, "bias"),
     (lambda: convt.conv2d(np.zeros((4, 5), np.float32), _w()), ValueError, "input"),
     (lambda: convt.conv2d(_x(), _w(), out=np.zeros((1, 6, 3, 3), np.float64)), TypeError, "out"),
@@ -1034,13 +1040,6 @@ def _available_tiers():
 def test_every_isa_tier_matches_references(tmp_path, tier):
     """The forward kernels of each instruction-set tier (CONVT_ISA) against the references:
     float within the bound, quantized bit for bit (weight zero points zero and non-zero)."""
-    import os
-    import subprocess
-    import sys
-
-    from reference_q import requantize
-    from reference_conv import accumulate_forward
-
     if tier not in _available_tiers():
         pytest.skip(f"{tier} not available on this CPU")
     path = tmp_path / "out.npz"

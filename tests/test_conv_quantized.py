@@ -264,7 +264,7 @@ def test_outputs_reached_only_by_padding_hold_requantized_bias(rng, mode, nd):
 
 
 def test_out_argument(rng):
-    x, w, sw, zw, b = make(rng, 2, 4, 6, 2, 3, False)
+    x, w, _sw, _zw, b = make(rng, 2, 4, 6, 2, 3, False)
     ref = QF.conv2d(x, w, b, padding=1, groups=2, scale=0.1, zero_point=9)
     out = np.zeros(ref.shape, np.uint8)
     y = QF.conv2d(x, w, b, padding=1, groups=2, scale=0.1, zero_point=9, out=out)
@@ -647,7 +647,7 @@ def test_fbgemm_bit_exact(torch, nd, case, per_channel):
         pytest.skip("no fbgemm engine")
     cin, cout, g, k, s, p, d = case
     rng = np.random.default_rng(zlib.crc32(repr((nd, per_channel) + case).encode()))
-    x, w, sw, zw, b = make(rng, nd, cin, cout, g, k, per_channel, hi=128, zero_zw=True,
+    x, w, _sw, _zw, b = make(rng, nd, cin, cout, g, k, per_channel, hi=128, zero_zw=True,
                            spatial=(7, 8, 6)[:nd])
     assert x.int_repr().max() <= 127
     tm = _torch_layer(torch, nd, "fbgemm", cin, cout, g, k, s, p, d, "zeros", w, b, 0.11, 64)
@@ -670,7 +670,7 @@ def test_fbgemm_reflect_padding_bit_exact(torch, nd, case):
         pytest.skip("no fbgemm engine")
     cin, cout, g, k, s, p, d = case
     rng = np.random.default_rng(zlib.crc32(repr((nd, "reflect") + case).encode()))
-    x, w, sw, zw, b = make(rng, nd, cin, cout, g, k, True, hi=128, zero_zw=True,
+    x, w, _sw, _zw, b = make(rng, nd, cin, cout, g, k, True, hi=128, zero_zw=True,
                            spatial=(7, 8)[:nd])
     tm = _torch_layer(torch, nd, "fbgemm", cin, cout, g, k, s, p, d, "reflect", w, b, 0.2, 10)
     ref = tm(x.to_torch()).int_repr().numpy()
@@ -690,7 +690,7 @@ def test_qnnpack_bit_exact_full_range(torch, nd, case, per_channel):
         pytest.skip("no qnnpack engine")
     cin, cout, g, k, s, p, d = case
     rng = np.random.default_rng(zlib.crc32(repr((nd, per_channel, "q") + case).encode()))
-    x, w, sw, zw, b = make(rng, nd, cin, cout, g, k, per_channel, zero_zw=True,
+    x, w, _sw, _zw, b = make(rng, nd, cin, cout, g, k, per_channel, zero_zw=True,
                            spatial=(7, 8)[:nd])
     tm = _torch_layer(torch, nd, "qnnpack", cin, cout, g, k, s, p, d, "zeros", w, b, 0.3, 100)
     ref = tm(x.to_torch()).int_repr().numpy()
@@ -708,7 +708,7 @@ def test_to_torch_state_dict_and_pickle_round_trips(torch, nd, per_channel):
     torch.backends.quantized.engine = "fbgemm"
     rng = np.random.default_rng(nd * 10 + per_channel)
     cm = QCLS(nd)(6, 4, 3, stride=2, padding=1, groups=2, rng=1)
-    x, w, sw, zw, b = make(rng, nd, 6, 4, 2, 3, per_channel, hi=128, zero_zw=True)
+    x, w, _sw, _zw, b = make(rng, nd, 6, 4, 2, 3, per_channel, hi=128, zero_zw=True)
     cm.set_weight_bias(w, b)
     # torch's state_dict holds the scale as float32: a scale exact in float32 keeps the
     # reprs equal (any other is rounded in torch's layer, as in torch's own round trips)
@@ -769,7 +769,7 @@ def test_property_fbgemm_matches_torch(cfg):
         assume(all(max(pr) < i for pr, i in zip(pairs, cfg["spatial"])))
     rng = np.random.default_rng(cfg["seed"])
     cin, cout = cfg["cig"] * g, cfg["cog"] * g
-    x, w, sw, zw, b = make(rng, nd, cin, cout, g, cfg["k"], cfg["per_channel"], hi=128,
+    x, w, _sw, _zw, b = make(rng, nd, cin, cout, g, cfg["k"], cfg["per_channel"], hi=128,
                            zero_zw=True, spatial=cfg["spatial"], bias=cfg["bias"])
     tm = _torch_layer(torch, nd, "fbgemm", cin, cout, g, cfg["k"], cfg["s"], cfg["padding"],
                       cfg["d"], pm, w, b, 0.07, 90)
