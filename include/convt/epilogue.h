@@ -125,14 +125,14 @@ convt_epilogue_q8_impl(const convt_geom *G, const convt_phase *P0, int64_t nph,
                         for (int jj = 0; jj < CONVT_NR; ++jj) dst[jj * sw + rw] = tmp[jj];
                     }
                 }
-            } else {
+            } else {  /* requantize all 16 (vectors), store the columns that are outputs */
                 const int64_t jend = j + CONVT_NR < ncol ? j + CONVT_NR : ncol;
-                for (int64_t jj = j; jj < jend; ++jj) {
-                    const int64_t mw = ws->coord[4 * jj + 3];
-                    for (int64_t i = 0; i < nph; ++i)
-                        if (mw < P0[i].mcount[2])
-                            o[ws->ooff[jj] + P0[i].residue[2]] =
-                                convt_requant_one(rq, co, convt_wrap_add(cr[i * cstride + jj], add[i * as]));
+                uint8_t tmp[CONVT_NR];
+                for (int64_t i = 0; i < nph; ++i) {
+                    requant16(rq, co, cr + i * cstride + j, add[i * as], tmp);
+                    for (int64_t jj = j; jj < jend; ++jj)
+                        if (ws->coord[4 * jj + 3] < P0[i].mcount[2])
+                            o[ws->ooff[jj] + P0[i].residue[2]] = tmp[jj - j];
                 }
             }
         }
