@@ -48,10 +48,14 @@ DIRECT_MAX_COG = 2
 # to this many 4-byte elements in all (256 KiB, within L2), whatever the row length.
 DIRECT_TILE_ELEMS = 1 << 16
 # Output rows shorter than WPAD_MAX_ROW columns are padded to whole slivers when that adds at
-# most WPAD_MAX_EXTRA of their columns (measured: 1d_seed's 51-column rows gain 1.3-2x; 3d_seed's
-# 100-column rows lose 9% in float, as few of their slivers cross a row end).
+# most WPAD_MAX_EXTRA of their columns and a column costs at most WPAD_MAX_WORK multiply-adds
+# (taps * C_in/groups * C_out/groups): the padding columns are computed, so it pays where the
+# per-sliver costs of rows crossing slivers outweigh the arithmetic (measured: 1d_seed's
+# 51-column rows, 1.6k MACs a column, gain 1.3-2x; 3d_seed's 100-column rows lose 9% in float;
+# enc_2d_3x3's 56-column rows, 37k MACs a column, lose 6-9%).
 WPAD_MAX_ROW = 64
 WPAD_MAX_EXTRA = 1 / 3
+WPAD_MAX_WORK = 8192
 # Below this many multiply-adds a second thread costs more than it saves.
 PARALLEL_MIN_MACS = 1 << 18
 
@@ -273,7 +277,8 @@ def make_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
     # and stores instead of gathers); the padding columns are computed but never stored.
     mw = mcount[:, 2]
     wpad = -(-mw // NR) * NR
-    wcols = np.where((mw < WPAD_MAX_ROW) & (wpad <= (1 + WPAD_MAX_EXTRA) * mw), wpad, mw)
+    cheap = ntaps * cig * cog <= WPAD_MAX_WORK
+    wcols = np.where((mw < WPAD_MAX_ROW) & (wpad <= (1 + WPAD_MAX_EXTRA) * mw) & cheap, wpad, mw)
     ncols_all = batch * mcount[:, 0] * mcount[:, 1] * wcols
     kmax = int((ntaps * ckr).max()) if len(ntaps) else 0
 
