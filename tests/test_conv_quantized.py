@@ -815,3 +815,55 @@ def test_out_overlapping_an_argument(what):
         QF.conv1d(x, w, bias, scale=0.1, zero_point=0, out=out)
     ok = buf[4096:4096 + 42].reshape(1, 6, 7)  # disjoint memory of the same buffer
     assert QF.conv1d(x, w, bias, scale=0.1, zero_point=0, out=ok).int_repr() is ok
+
+
+def _near_tie_case(seed, hi):
+    """Scales and biases putting most outputs within 1e-6 of a rounding tie (issue 9), on
+    short and padded rows, weight zero points zero (even seeds) or not (odd seeds)."""
+    rng = np.random.default_rng(3000 + seed)
+    nd = (1, 2, 3)[seed % 3]
+    g = int(rng.choice([1, 2, 4]))
+    cin, cout = g * int(rng.integers(1, 9)), g * int(rng.integers(1, 24))
+    k, s, d = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    p = d * (k - 1)  # every input size below is large enough
+    sp = {1: (int(rng.integers(3, 60)),), 2: (int(rng.integers(3, 9)), int(rng.integers(3, 20))),
+          3: (4, 3, int(rng.integers(3, 9)))}[nd]
+    sx = float(np.exp(rng.uniform(np.log(1e-3), np.log(0.2))))
+    sw = float(np.exp(rng.uniform(np.log(1e-4), np.log(0.05))))
+    a = sx * sw
+    dd = int(rng.choice([1, 2, 4]))
+    sy = a * dd * (1 + float(rng.choice([0, 1e-9, 1e-7])) * rng.uniform(-1, 1))
+    half = 0.5 if dd == 1 else 0.0
+    bias = ((rng.integers(-20000, 20000, cout) + half) * a
+            * (1 + rng.choice([0, 1e-9, 1e-7, 1e-6], cout) * rng.uniform(-1, 1, cout)))
+    bias = bias.astype(np.float32)
+    zx, zy = int(rng.integers(0, hi)), int(rng.integers(0, 256))
+    xq = rng.integers(0, hi, (2, cin) + sp).astype(np.uint8)
+    wq = rng.integers(-128, 128, (cout, cin // g) + (k,) * nd).astype(np.int8)
+    zw = rng.integers(-5, 5, cout) if seed % 2 else np.zeros(cout, np.int64)
+    return nd, g, k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, zw
+
+
+@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("mode", ["fbgemm", "qnnpack"])
+def test_near_ties_bit_exact(seed, mode):
+    nd, g, k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, zw = _near_tie_case(seed, 256)
+    cout = wq.shape[0]
+    y = QFN(nd)(convt.QTensor(xq, sx, zx), convt.QTensor(wq, np.full(cout, sw), zw, axis=0),
+                bias, s, p, d, g, scale=sy, zero_point=zy, requant=mode)
+    acc = accumulate_forward(xq, zx, wq, zw, s, p, d, g)
+    np.testing.assert_array_equal(
+        y.int_repr(), requantize(acc, mode, sx, np.full(cout, sw), bias, sy, zy))
+
+
+@pytest.mark.parametrize("seed", range(0, 16, 2))  # weight zero points 0, as torch's fbgemm
+def test_fbgemm_near_ties_match_torch(torch, seed):
+    if "fbgemm" not in _engines(torch):
+        pytest.skip("no fbgemm engine")
+    nd, g, k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, zw = _near_tie_case(seed, 128)
+    cin, cout = xq.shape[1], wq.shape[0]
+    w = convt.QTensor(wq, sw, 0)
+    tm = _torch_layer(torch, nd, "fbgemm", cin, cout, g, k, s, p, d, "zeros", w, bias, sy, zy)
+    ref = tm(torch._make_per_tensor_quantized_tensor(torch.from_numpy(xq), sx, zx))
+    y = QFN(nd)(convt.QTensor(xq, sx, zx), w, bias, s, p, d, g, scale=sy, zero_point=zy)
+    np.testing.assert_array_equal(y.int_repr(), ref.int_repr().numpy())
