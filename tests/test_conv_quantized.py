@@ -847,7 +847,7 @@ def _near_tie_case(seed, hi):
 @pytest.mark.parametrize("seed", range(16))
 @pytest.mark.parametrize("mode", ["fbgemm", "qnnpack"])
 def test_near_ties_bit_exact(seed, mode):
-    nd, g, k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, zw = _near_tie_case(seed, 256)
+    nd, g, _k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, zw = _near_tie_case(seed, 256)
     cout = wq.shape[0]
     y = QFN(nd)(convt.QTensor(xq, sx, zx), convt.QTensor(wq, np.full(cout, sw), zw, axis=0),
                 bias, s, p, d, g, scale=sy, zero_point=zy, requant=mode)
@@ -860,7 +860,7 @@ def test_near_ties_bit_exact(seed, mode):
 def test_fbgemm_near_ties_match_torch(torch, seed):
     if "fbgemm" not in _engines(torch):
         pytest.skip("no fbgemm engine")
-    nd, g, k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, zw = _near_tie_case(seed, 128)
+    nd, g, k, s, p, d, sx, sw, sy, bias, zx, zy, xq, wq, _zw = _near_tie_case(seed, 128)
     cin, cout = xq.shape[1], wq.shape[0]
     w = convt.QTensor(wq, sw, 0)
     tm = _torch_layer(torch, nd, "fbgemm", cin, cout, g, k, s, p, d, "zeros", w, bias, sy, zy)
