@@ -120,6 +120,8 @@ typedef struct {
     float wf[4];
     int32_t wi[4];
     int64_t lo[4], hi[4];
+    int64_t L, H;  /* the range common to all terms, kept as they are added (reading lo[] and
+                    * hi[] back as vectors right after their scalar stores stalls) */
     int n;
 } convt_direct_terms;
 
@@ -128,11 +130,7 @@ convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, i
                    convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
                    convt_f32_axpy4_fn f32_axpy4, convt_s32_axpy4_fn s32_axpy4)
 {
-    int64_t L = T->lo[0], H = T->hi[0];
-    for (int k = 1; k < T->n; ++k) {
-        L = T->lo[k] > L ? T->lo[k] : L;
-        H = T->hi[k] < H ? T->hi[k] : H;
-    }
+    const int64_t L = T->L, H = T->H;
     const int four = T->n == 4 && L < H;
     /* one by one: before the common range, or everything when there is none */
     for (int k = 0; k < T->n; ++k) {
@@ -246,6 +244,8 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                     }
                     T.lo[k] = lo;
                     T.hi[k] = hi;
+                    T.L = k == 0 || lo > T.L ? lo : T.L;
+                    T.H = k == 0 || hi < T.H ? hi : T.H;
                     if (T.n == 4)
                         convt_direct_flush(q8, &T, a, m0, E->zx, f32_axpy, s32_axpy, f32_axpy4,
                                            s32_axpy4);
