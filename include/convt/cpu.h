@@ -22,9 +22,11 @@
 #if defined(_MSC_VER)
 #define CONVT_RESTRICT __restrict
 #define CONVT_ALWAYS_INLINE __forceinline
+#define CONVT_NOINLINE __declspec(noinline)
 #else
 #define CONVT_RESTRICT restrict
 #define CONVT_ALWAYS_INLINE inline __attribute__((always_inline))
+#define CONVT_NOINLINE __attribute__((noinline))
 #endif
 
 /* Feature bits of the tiers (a tier needs all of its bits). */

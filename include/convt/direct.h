@@ -94,7 +94,11 @@ static CONVT_ALWAYS_INLINE void convt_s32_axpy_impl(int32_t *CONVT_RESTRICT acc,
                                                     const uint8_t *CONVT_RESTRICT x, int32_t zx,
                                                     int32_t w, int64_t n)
 {
-    for (int64_t i = 0; i < n; ++i)
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)  /* as in convt_s32_axpy4_impl */
+        for (int j = 0; j < 16; ++j)
+            acc[i + j] = (int32_t)((uint32_t)acc[i + j] + (uint32_t)(w * ((int32_t)x[i + j] - zx)));
+    for (; i < n; ++i)
         acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(w * ((int32_t)x[i] - zx)));
 }
 
@@ -104,12 +108,60 @@ static CONVT_ALWAYS_INLINE void convt_s32_axpy4_impl(int32_t *CONVT_RESTRICT acc
 {
     const uint8_t *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
     const uint8_t *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
-    const uint32_t c = 0u - (uint32_t)zx * (uint32_t)(w[0] + w[1] + w[2] + w[3]);
-    for (int64_t i = 0; i < n; ++i)
-        acc[i] = (int32_t)((uint32_t)acc[i] + c + (uint32_t)(w[0] * (int32_t)x0[i]) +
-                           (uint32_t)(w[1] * (int32_t)x1[i]) + (uint32_t)(w[2] * (int32_t)x2[i]) +
-                           (uint32_t)(w[3] * (int32_t)x3[i]));
+    /* weights in locals: read through w inside the loop they could alias acc, and the loop
+     * would not vectorise */
+    const uint32_t w0 = (uint32_t)w[0], w1 = (uint32_t)w[1], w2 = (uint32_t)w[2];
+    const uint32_t w3 = (uint32_t)w[3];
+    const uint32_t c = 0u - (uint32_t)zx * (w0 + w1 + w2 + w3);
+    int64_t i = 0;
+    /* blocks of 16: one vector of int32 lanes (left to itself GCC vectorises 64 at a time and
+     * leaves up to 63 elements, half of a typical row, to a scalar loop) */
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j)
+            acc[i + j] = (int32_t)((uint32_t)acc[i + j] + c + w0 * x0[i + j] + w1 * x1[i + j] +
+                                   w2 * x2[i + j] + w3 * x3[i + j]);
+    for (; i < n; ++i)
+        acc[i] = (int32_t)((uint32_t)acc[i] + c + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] +
+                           w3 * x3[i]);
 }
+
+#if CONVT_HAVE_X86_KERNELS
+/* The same on AVX2 with vpmaddwd: x and w as int16 pairs (x <= 255, |w| <= 255), each pair's
+ * products summed exactly in int32: the same int32 as the scalar loop, 16 lanes a step. */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
+convt_s32_axpy4_avx2_impl(int32_t *CONVT_RESTRICT acc, const uint8_t *const *x, int32_t zx,
+                          const int32_t *w, int64_t n)
+{
+    const uint8_t *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
+    const uint8_t *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
+    const uint32_t w0 = (uint32_t)w[0], w1 = (uint32_t)w[1], w2 = (uint32_t)w[2];
+    const uint32_t w3 = (uint32_t)w[3];
+    const uint32_t c = 0u - (uint32_t)zx * (w0 + w1 + w2 + w3);
+    const __m256i w01 = _mm256_set1_epi32((int32_t)((w0 & 0xffffu) | (w1 << 16)));
+    const __m256i w23 = _mm256_set1_epi32((int32_t)((w2 & 0xffffu) | (w3 << 16)));
+    const __m256i cv = _mm256_set1_epi32((int32_t)c);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i a0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x0 + i)));
+        const __m256i a1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x1 + i)));
+        const __m256i a2 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x2 + i)));
+        const __m256i a3 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x3 + i)));
+        /* unpack within 128-bit lanes: lo holds elements 0-3 and 8-11, hi 4-7 and 12-15 */
+        const __m256i lo = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpacklo_epi16(a0, a1), w01),
+                                            _mm256_madd_epi16(_mm256_unpacklo_epi16(a2, a3), w23));
+        const __m256i hi = _mm256_add_epi32(_mm256_madd_epi16(_mm256_unpackhi_epi16(a0, a1), w01),
+                                            _mm256_madd_epi16(_mm256_unpackhi_epi16(a2, a3), w23));
+        __m256i *p = (__m256i *)(acc + i);
+        _mm256_storeu_si256(p, _mm256_add_epi32(_mm256_loadu_si256(p), _mm256_add_epi32(
+                                   cv, _mm256_permute2x128_si256(lo, hi, 0x20))));
+        _mm256_storeu_si256(p + 1, _mm256_add_epi32(_mm256_loadu_si256(p + 1), _mm256_add_epi32(
+                                       cv, _mm256_permute2x128_si256(lo, hi, 0x31))));
+    }
+    for (; i < n; ++i)
+        acc[i] = (int32_t)((uint32_t)acc[i] + c + w0 * x0[i] + w1 * x1[i] + w2 * x2[i] +
+                           w3 * x3[i]);
+}
+#endif
 
 /* Up to four pending (x, w) terms of one accumulator row with their valid ranges [lo, hi)
  * (W grid positions; x[m] is the input of position m).  Flushed in order: where all four are

@@ -35,7 +35,7 @@ typedef struct {
 /* The shared packing, epilogue and direct-kernel code, compiled for one tier: functions
  * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32AXPY its float axpy
  * (direct.h: convt_f32_axpy_impl, or convt_f32_axpy_fma_impl with FMA). */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32AXPY, F32AXPY4)                    \
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32AXPY, F32AXPY4, S32AXPY4)          \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
@@ -55,10 +55,12 @@ typedef struct {
                                              const float *const *x, const float *w,            \
                                              int64_t n)                                        \
     { F32AXPY4(acc, x, w, n); }                                                                \
-    static TARGET void convt_s32_axpy4_##SFX(int32_t *CONVT_RESTRICT acc,                      \
+    /* not inlined: inside the direct task GCC loses the pointers' restrict and leaves the   \
+     * loop scalar */                                                                          \
+    static CONVT_NOINLINE TARGET void convt_s32_axpy4_##SFX(int32_t *CONVT_RESTRICT acc,       \
                                              const uint8_t *const *x, int32_t zx,              \
                                              const int32_t *w, int64_t n)                      \
-    { convt_s32_axpy4_impl(acc, x, zx, w, n); }                                                \
+    { S32AXPY4(acc, x, zx, w, n); }                                                            \
     static TARGET void convt_direct_##SFX(int q8, const convt_geom *G,                         \
                                           const convt_phase *phases, const void *w,           \
                                           int64_t ksize, const void *x, const convt_epi *E,   \
