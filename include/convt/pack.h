@@ -263,6 +263,34 @@ convt_pack_b_u8x4_impl(const convt_geom *G, const convt_phase *P, const void *xv
                     continue;
                 }
 #endif
+#if CONVT_ROW16_VECTOR
+                if (whole && kind == CONVT_SL_GATHER) {
+                    /* runs (short rows): each run blended into the rows from one 16-byte
+                     * load per channel, when every load stays inside the input buffer */
+                    const unsigned char *rj = ws->run_j + s * CONVT_NR;
+                    const unsigned char *rn = ws->run_n + s * CONVT_NR;
+                    const int64_t *rs = ws->run_src + s * CONVT_NR;
+                    const uint8_t *xq = xg + ci * isz;
+                    int inside = 1;
+                    for (int r = 0; r < ws->nrun[s]; ++r) {
+                        const uint8_t *p = xq + rs[r] - rj[r];
+                        inside &= p >= xlo && p + 3 * isz + 16 <= xhi;
+                    }
+                    if (inside) {
+                        convt_row16 r0 = zv, r1 = zv, r2 = zv, r3 = zv;
+                        for (int r = 0; r < ws->nrun[s]; ++r) {
+                            const uint8_t *p = xq + rs[r] - rj[r];
+                            const int lo_r = rj[r], hi_r = rj[r] + rn[r];
+                            r0 = convt_row16_span(p, lo_r, hi_r, r0);
+                            r1 = convt_row16_span(p + isz, lo_r, hi_r, r1);
+                            r2 = convt_row16_span(p + 2 * isz, lo_r, hi_r, r2);
+                            r3 = convt_row16_span(p + 3 * isz, lo_r, hi_r, r3);
+                        }
+                        convt_row16_interleave4(r0, r1, r2, r3, d);
+                        continue;
+                    }
+                }
+#endif
                 /* the rest: a last partial quad, spans near the buffer's ends, runs */
                 const unsigned char *rj = ws->run_j + s * CONVT_NR, *rn = ws->run_n + s * CONVT_NR;
                 const int64_t *rs = ws->run_src + s * CONVT_NR;
