@@ -33,6 +33,9 @@ static CONVT_ALWAYS_INLINE void convt_panel_segments(convt_workspace *ws, const 
     }
 }
 
+/* How many channels ahead the float packer prefetches. */
+#define CONVT_PACK_PF 4
+
 /* Pack phase P's whole input panel B[(t, ci), column] once: every channel block reuses it. */
 static CONVT_ALWAYS_INLINE void
 convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv, int64_t ncol,
@@ -60,6 +63,14 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                 switch (ws->kind[s]) {
                 case CONVT_SL_FULL:
                     memcpy(dst, src, CONVT_NR * sizeof(float));
+#if defined(__GNUC__)
+                    /* the same columns PF channels on: channels are far apart (a plane each),
+                     * too far for the hardware prefetcher, and the loads are latency-bound */
+                    if (ci + CONVT_PACK_PF < cig) {
+                        __builtin_prefetch(src + CONVT_PACK_PF * isz);
+                        __builtin_prefetch(src + CONVT_PACK_PF * isz + CONVT_NR - 1);
+                    }
+#endif
                     break;
                 case CONVT_SL_ZERO:
                     memset(dst, 0, CONVT_NR * sizeof(float));
