@@ -550,7 +550,7 @@ def _load_warning(load, what):
 
 
 # ----------------------------------------------------------------------------- tables
-SHAPE_W, NUM_W, BEST_W = 14, 9, 15
+SHAPE_W, NUM_W, BEST_W = max(len(s.name) for s in SHAPES), 9, 15
 
 
 def _cell(value, fmt=".1f", width=NUM_W):
