@@ -867,3 +867,21 @@ def test_fbgemm_near_ties_match_torch(torch, seed):
     ref = tm(torch._make_per_tensor_quantized_tensor(torch.from_numpy(xq), sx, zx))
     y = QFN(nd)(convt.QTensor(xq, sx, zx), w, bias, s, p, d, g, scale=sy, zero_point=zy)
     np.testing.assert_array_equal(y.int_repr(), ref.int_repr().numpy())
+
+
+@pytest.mark.parametrize("groups,cout,k,zw", [(16, 16, 5, 127), (16, 32, 3, 127),
+                                              (1, 4, 3, 127), (16, 16, 5, -128)])
+@pytest.mark.parametrize("mode", ["fbgemm", "qnnpack"])
+def test_extreme_products_direct_and_depthwise(groups, cout, k, zw, mode):
+    """(x - zx) * (w - zw) = 255 * -255 on every tap, depthwise and grouped (direct kernels
+    that multiply int16 pairs) and dense: exact, no saturation."""
+    xq = np.full((1, 16, 21, 23), 255, np.uint8)
+    wq = np.full((cout, 16 // groups, k, k), -128 if zw > 0 else 127, np.int8)
+    zws = np.full(cout, zw)
+    w = convt.QTensor(wq, np.full(cout, 0.01), zws, axis=0)
+    y = QF.conv2d(convt.QTensor(xq, 0.01, 0), w, None, padding=1, groups=groups, scale=50.0,
+                  zero_point=128, requant=mode)
+    acc = accumulate_forward(xq, 0, wq, zws, padding=1, groups=groups)
+    assert abs(acc).max() > 2**20
+    np.testing.assert_array_equal(
+        y.int_repr(), requantize(acc, mode, 0.01, np.full(cout, 0.01), None, 50.0, 128))
