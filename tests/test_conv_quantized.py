@@ -882,6 +882,6 @@ def test_extreme_products_direct_and_depthwise(groups, cout, k, zw, mode):
     y = QF.conv2d(convt.QTensor(xq, 0.01, 0), w, None, padding=1, groups=groups, scale=50.0,
                   zero_point=128, requant=mode)
     acc = accumulate_forward(xq, 0, wq, zws, padding=1, groups=groups)
-    assert abs(acc).max() > 2**20
+    assert abs(acc).max() > 2**18  # far beyond int16 on every case
     np.testing.assert_array_equal(
         y.int_repr(), requantize(acc, mode, 0.01, np.full(cout, 0.01), None, 50.0, 128))
