@@ -1,8 +1,8 @@
 """Fuzz of the public API with mostly-invalid arguments, every call isolated in a worker process.
 
 The fuzzer is the package ``tests/fuzz`` (its docstring says how cases are drawn, labelled and
-judged); these are its pytest tests.  ``CONVT_FUZZ_CASES`` (default 500, split over the four
-APIs) random cases, deterministic for a given ``CONVT_FUZZ_SEED``, plus the fixed ``EXAMPLES``;
+judged); these are its pytest tests.  ``CONVT_FUZZ_CASES`` (default 500, split over the eight
+APIs, transposed and forward) random cases, deterministic for a given ``CONVT_FUZZ_SEED``, plus the fixed ``EXAMPLES``;
 ``CONVT_FUZZ_TIMEOUT`` and ``CONVT_FUZZ_WORKERS`` tune the workers.  Long runs::
 
     CONVT_FUZZ_CASES=50000 python -m pytest -q tests/test_fuzz.py

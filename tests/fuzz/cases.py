@@ -7,20 +7,24 @@ issues found, the argument names an error message may use, whether the output is
 (the statement repeating the call on another number of threads into a guarded ``out=``).
 """
 
+from .conv_cases import gen_cf, gen_cm, gen_cqf, gen_cqm
+from .conv_model import CONV_MODELS
 from .float_cases import gen_f, gen_m
 from .generator import CaseGenerator
 from .model import MODELS
 from .quant_cases import gen_qf, gen_qm
 from .rules import ALIASES
 
-GENERATORS = {"f": gen_f, "m": gen_m, "qf": gen_qf, "qm": gen_qm}
+GENERATORS = {"f": gen_f, "m": gen_m, "qf": gen_qf, "qm": gen_qm,
+              "cf": gen_cf, "cm": gen_cm, "cqf": gen_cqf, "cqm": gen_cqm}
+CHECKERS = {**MODELS, **CONV_MODELS}
 
 
 def gen_case(api, nd, index):
     """Case ``index`` of ``api`` in ``nd`` dimensions; the same for a given CONVT_FUZZ_SEED."""
     G = CaseGenerator(api, nd, index)
     stmts, objs, again = GENERATORS[api](G)
-    iss, check = MODELS[api](nd, objs)
+    iss, check = CHECKERS[api](nd, objs)
     names = set()
     for n in iss.names:
         names.update(ALIASES.get(n, [n]))

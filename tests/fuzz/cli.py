@@ -16,7 +16,7 @@ from .worker import Worker, statement_namespace
 
 
 def _parse_id(s):
-    m = re.fullmatch(r"(qf|qm|f|m)([123]):(\d+)", s)
+    m = re.fullmatch(r"(cqf|cqm|cf|cm|qf|qm|f|m)([123]):(\d+)", s)
     if not m:
         raise SystemExit(f"case id like qf2:17, got {s!r}")
     return m.group(1), int(m.group(2)), int(m.group(3))
@@ -73,6 +73,9 @@ def main(argv):
           f"{pool.started} workers started")
     print("outcomes:", dict(Counter(st["outcome"] for st in pool.stats)),
           "results compared with the reference:", sum(st["checked"] for st in pool.stats))
+    tolerated = Counter(st["tolerated"] for st in pool.stats if st.get("tolerated"))
+    if tolerated:
+        print("known deviations not compared (see settings.py):", dict(tolerated))
     if failures:
         print(report(failures, len(cases)))
     return 1 if failures else 0

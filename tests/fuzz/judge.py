@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from .conv_results import check_conv_float, check_conv_quant
 from .float_results import check_float
 from .quant_results import check_quant, q_refine
 from .verdict import failure, same_array
@@ -48,7 +49,7 @@ def judge(case, outcome, ns, snaps):
     exp = dict(case["expect"])
     status, names = exp["status"], set(exp["names"])
     skip_values = False
-    if case["api"] in ("qf", "qm"):
+    if case["api"] in ("qf", "qm", "cqf", "cqm"):
         extra, skip_values = q_refine(case, ns)
         for tag, nms in extra:
             exp["unsure"] = exp["unsure"] + [tag]
@@ -87,8 +88,14 @@ def judge(case, outcome, ns, snaps):
     chk = case["check"]
     if chk is None:
         return None
-    v = check_float(chk, ns) if chk["kind"] == "float" else \
-        check_quant(chk, ns, values=not skip_values)
+    if chk["kind"] == "float":
+        v = check_float(chk, ns)
+    elif chk["kind"] == "quant":
+        v = check_quant(chk, ns, values=not skip_values)
+    elif chk["kind"] == "conv_float":
+        v = check_conv_float(chk, ns)
+    else:
+        v = check_conv_quant(chk, ns, values=not skip_values)
     if v is None and not exp["huge"] and case.get("again"):
         v = _check_again(case, ns)
     return v

@@ -22,8 +22,9 @@ from .values import A_, QMark, V
 
 
 # -- QTensor slots -------------------------------------------------------------------------
-def _q_slot(G, shape, role, per_channel_len=None):
-    """A valid QTensor description: dict(via, arr, scale, zp, axis) of (source, object)."""
+def _q_slot(G, shape, role, per_channel_len=None, axis=1):
+    """A valid QTensor description: dict(via, arr, scale, zp, axis) of (source, object); a
+    per-channel weight is quantized along ``axis`` (1 transposed, 0 forward)."""
     if role == "input":
         if G.coin(0.2) and "out=input" not in G.tags:
             return {"via": "quantize",
@@ -38,7 +39,7 @@ def _q_slot(G, shape, role, per_channel_len=None):
         n = per_channel_len
         sc = [float(np.round(v, 6)) for v in G.rng.uniform(0.0005, 0.02, n)]
         zp = [int(v) for v in G.rng.integers(-3, 4, n)] if G.coin(0.5) else [0] * n
-        return {"via": "qtensor", "arr": arr, "scale": V(sc), "zp": V(zp), "axis": V(1)}
+        return {"via": "qtensor", "arr": arr, "scale": V(sc), "zp": V(zp), "axis": V(axis)}
     return {"via": "qtensor", "arr": arr,
             "scale": V(float(np.round(G.rng.uniform(0.0005, 0.02), 6))),
             "zp": V(int(G.pick([0, 0, 0, int(G.rng.integers(-5, 6))]))), "axis": None}
@@ -68,7 +69,7 @@ def _mutate_q(G, Q, role, nd):
         return Q
     if r < 0.3:
         G.tags.append(f"{role}.scale")
-        if Q["axis"] is not None and isinstance(Q["scale"][1], list):
+        if Q["axis"] is not None and isinstance(Q["scale"][1], list) and Q["scale"][1]:
             sc = list(Q["scale"][1])
             sc[int(G.rng.integers(len(sc)))] = G.pick(SCALE_EDGES[:24])
             Q["scale"] = V(sc if G.coin(0.8) else sc[:-1])
@@ -77,7 +78,7 @@ def _mutate_q(G, Q, role, nd):
     elif r < 0.5:
         G.tags.append(f"{role}.zero_point")
         v = G.pick(ZP_EDGES)
-        if Q["axis"] is not None:
+        if Q["axis"] is not None and np.size(Q["zp"][1]) > 0:
             zp = list(Q["zp"][1])
             zp[int(G.rng.integers(len(zp)))] = v if is_int(v) else 200
             v = zp if G.coin(0.8) else np.array(zp, dtype=np.float64)

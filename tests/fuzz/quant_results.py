@@ -12,7 +12,7 @@ from .verdict import failure
 def _q_params(ns, api):
     """(x QTensor, weight QTensor, bias float32 (C_out,) or None, sy, zy) from a case."""
     x = ns.get("x")
-    if api == "qf":
+    if api in ("qf", "cqf"):
         w, b, sy, zy = ns.get("w"), ns.get("b"), ns.get("sy"), ns.get("zy")
         if b is not None:
             b = np.asarray(b).astype(np.float32).reshape(-1)
@@ -44,10 +44,14 @@ def q_refine(case, ns):
                 or x.qscheme() != "per_tensor_affine" or w.ndim < 2:
             return [], True
         sx = float(x.q_scale())
-        sw, _ = _scales_of(w, w.shape[1])
-        if case["api"] == "qf":
+        forward = case["api"] in ("cqf", "cqm")  # weight (C_out, C_in/groups, *k), axis 0
+        sw, _ = _scales_of(w, w.shape[0] if forward else w.shape[1])
+        if case["api"] in ("qf", "cqf"):
             sy = float(sy)
-        mode = (case["check"] or {}).get("requant") or "fbgemm"
+        # the requant mode of a valid call; of an invalid one, the layer's, or either mode
+        modes = [(case["check"] or {}).get("requant") or getattr(ns.get("m"), "requant", None)]
+        if modes[0] not in ("fbgemm", "qnnpack"):
+            modes = ["fbgemm", "qnnpack"]
     except Exception:  # noqa: BLE001 - arguments it cannot read: nothing to refine or check
         return [], True
     f32 = np.float32
@@ -71,15 +75,18 @@ def q_refine(case, ns):
                     skip = True
                 else:
                     swt = np.tile(sw, len(bb) // len(sw))
-                    if mode == "fbgemm":
-                        at = (f32(sx) * swt.astype(f32)).astype(f32)
-                        rcp = (1.0 / at.astype(np.float64)).astype(f32)
-                        term = (bb * rcp).astype(f32)
-                        ok = np.all(np.isfinite(term))
-                    else:
-                        inv = (f32(1.0) / (swt * sx).astype(f32)).astype(f32)
-                        term = np.rint((bb * inv).astype(f32)).astype(np.float64)
-                        ok = np.all(np.isfinite(term)) and np.all(np.abs(term) <= 2**31 - 1)
+                    ok = True
+                    for mode in modes:
+                        if mode == "fbgemm":
+                            at = (f32(sx) * swt.astype(f32)).astype(f32)
+                            rcp = (1.0 / at.astype(np.float64)).astype(f32)
+                            term = (bb * rcp).astype(f32)
+                            ok &= bool(np.all(np.isfinite(term)))
+                        else:
+                            inv = (f32(1.0) / (swt * sx).astype(f32)).astype(f32)
+                            term = np.rint((bb * inv).astype(f32)).astype(np.float64)
+                            ok &= bool(np.all(np.isfinite(term))
+                                       and np.all(np.abs(term) <= 2**31 - 1))
                     if not ok:
                         issues.append(("bias term overflows", ["bias", "scale"]))
                         skip = True
@@ -100,7 +107,7 @@ def check_quant(chk, ns, values):
         return failure("wrong result shape/dtype", f"got {q.dtype} {q.shape}, expected "
                        f"uint8 {tuple(chk['shape'])}", ("shape",))
     x, w, b, sy, zy = _q_params(ns, chk["api"])
-    if chk["api"] == "qm":
+    if chk["api"] in ("qm", "cqm"):
         mode = ns["m"].requant
     else:
         mode = chk["requant"]

@@ -51,8 +51,9 @@ def zero_point_ok(v, lo, hi, name, iss):
     return int(v)
 
 
-def _qtensor(q, role, want, iss):
-    """Model of building a QTensor and passing it as ``role`` (want: 'u8' or 'i8').
+def qtensor_shape(q, role, want, iss, w_axis=1):
+    """Model of building a QTensor and passing it as ``role`` (want: 'u8' or 'i8'; a
+    per-channel weight must be quantized along ``w_axis``: 1 transposed, 0 forward).
     Returns the shape of its integer array, or None."""
     if not isinstance(q, QMark):
         a = as_array(q)
@@ -101,8 +102,8 @@ def _qtensor(q, role, want, iss):
             if role == "input":
                 iss.invalid("input: per-channel", "input")
                 return a.shape
-            if ax != 1:
-                iss.invalid("weight: per-channel axis != 1", "weight", "axis")
+            if ax != w_axis:
+                iss.invalid(f"weight: per-channel axis != {w_axis}", "weight", "axis")
                 return a.shape
     if dt != np.dtype(np.uint8 if want == "u8" else np.int8):
         iss.invalid(f"{role}: dtype {dt}", role)
@@ -130,11 +131,11 @@ def requant_mode(v, iss):
 
 def q_conv(nd, a, iss, wshape_expect=None):
     """Input/weight QTensor rules of the quantized operator -> (xb, batched, wn)."""
-    xshape = _qtensor(a["input"], "input", "u8", iss)
+    xshape = qtensor_shape(a["input"], "input", "u8", iss)
     xb, batched = input_shape(xshape, nd, iss)
     wn = None
     if "weight" in a:
-        wshape = _qtensor(a["weight"], "weight", "i8", iss)
+        wshape = qtensor_shape(a["weight"], "weight", "i8", iss)
         if wshape is not None:
             if len(wshape) != nd + 2:
                 iss.invalid(f"weight: rank {len(wshape)}", "weight")

@@ -13,6 +13,7 @@ def classify(failures):
     for case, v in failures:
         sig = (v["kind"],) + tuple(v.get("sig") or ())
         if v["kind"] in ("crash", "hang", "wrong result", "invalid call accepted",
+                         "argument modified",
                          "valid call rejected", "MemoryError for a small valid call"):
             sig += (case["api"],)
         if v["kind"] in ("crash", "hang", "wrong result"):

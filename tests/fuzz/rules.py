@@ -316,9 +316,6 @@ def layer_ctor(nd, a, iss):
         k = None
     s, p, op, d, g = hyper(nd, a, iss)
     cin, cout = _channels(cin, cout, g, iss)
-    b = a["bias"]
-    if not isinstance(b, (bool, np.bool_)):
-        iss.invalid("bias flag not a bool", "bias")
     pm = a["padding_mode"]
     if isinstance(pm, np.ndarray):
         if pm.shape == (1,) and pm.dtype.kind == "U" and pm[0] == "zeros":
@@ -327,6 +324,17 @@ def layer_ctor(nd, a, iss):
             iss.invalid("padding_mode: array", "padding_mode")
     elif not (isinstance(pm, str) and pm == "zeros"):
         iss.invalid(f"padding_mode: {pm!r}", "padding_mode")
+    layer_flags(a, iss)
+    if None not in (cin, cout, k, g) and cin * (cout // g) * math.prod(k) * 8 > HUGE_BYTES:
+        iss.huge = True
+    return {"cin": cin, "cout": cout, "k": k, "s": s, "p": p, "op": op, "d": d, "g": g}
+
+
+def layer_flags(a, iss):
+    """The constructor's ``bias`` flag and ``rng`` (every layer, both directions)."""
+    b = a["bias"]
+    if not isinstance(b, (bool, np.bool_)):
+        iss.invalid("bias flag not a bool", "bias")
     r = a["rng"]
     if r is None or isinstance(r, LayerMark):
         pass
@@ -339,6 +347,3 @@ def layer_ctor(nd, a, iss):
         iss.maybe_("rng: list of seeds", "rng")
     else:
         iss.invalid(f"rng: {type(r).__name__}", "rng")
-    if None not in (cin, cout, k, g) and cin * (cout // g) * math.prod(k) * 8 > HUGE_BYTES:
-        iss.huge = True
-    return {"cin": cin, "cout": cout, "k": k, "s": s, "p": p, "op": op, "d": d, "g": g}

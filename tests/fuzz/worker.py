@@ -16,7 +16,13 @@ import warnings
 import numpy as np
 
 from .judge import judge, snapshot
-from .settings import CALL_TIMEOUT, CHECK_TIMEOUT, STARTUP_TIMEOUT, WORKER_MEMORY
+from .settings import (
+    CALL_TIMEOUT,
+    CHECK_TIMEOUT,
+    HUGE_TIMEOUT_FACTOR,
+    STARTUP_TIMEOUT,
+    WORKER_MEMORY,
+)
 from .values import array_from_recipe
 
 
@@ -124,9 +130,12 @@ class Worker:
             self.conn.send(case)
         except (OSError, EOFError):
             return self._died("before the call")
-        if not self.conn.poll(CALL_TIMEOUT):
+        # A valid call with a huge output (the model's ``huge``) may be slow, not hung: a
+        # forward convolution's 2**31 padding-only uint8 outputs take ~40 s on one core.
+        timeout = CALL_TIMEOUT * (HUGE_TIMEOUT_FACTOR if case["expect"].get("huge") else 1)
+        if not self.conn.poll(timeout):
             self.kill()
-            return {"kind": "hang", "detail": f"no answer within {CALL_TIMEOUT:g} s",
+            return {"kind": "hang", "detail": f"no answer within {timeout:g} s",
                     "sig": ("hang",)}
         try:
             self.conn.recv()
