@@ -178,6 +178,8 @@ def conv_forward_naive(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
                         i = tuple(o[a] * s[a] - pairs[a][0] + k[a] * d[a] for a in range(nd))
                         if all(0 <= i[a] < isp[a] for a in range(nd)):
                             acc += x[(n, g * Cig + ci) + i] * w[(co, ci) + k]
+                        else:  # a zero of the padding (0 * inf is NaN)
+                            acc += 0.0 * w[(co, ci) + k]
                 out[(n, co) + o] = acc
     return out
 

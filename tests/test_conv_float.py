@@ -1057,3 +1057,56 @@ def test_every_isa_tier_matches_references(tmp_path, tier):
             np.testing.assert_array_equal(
                 r[f"yq{i}{mode}"], requantize(acc, mode, 0.03, r[f"sw{i}"], b, 0.6, 50),
                 err_msg=f"case {i} {mode} on {tier}")
+
+
+# ----------------------------------------------------------------------------- fuzz findings
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_out_overlapping_the_input_is_refused_with_a_padding_mode(mode):
+    """The overlap check looks at the caller's input, not the padded copy (found by fuzzing:
+    the input was overwritten)."""
+    m = convt.Conv1d(2, 2, 1, padding=1, padding_mode=mode, rng=0)
+    x = np.ones((1, 2, 7), np.float32)
+    with pytest.raises(ValueError, match="out"):
+        m(x[..., :7], out=x)
+    assert np.all(x == 1)
+
+
+def test_huge_padding_mode_copy_is_an_error_naming_the_padding():
+    big = 2**31 - 1
+    m = convt.Conv2d(1, 1, 1, stride=big, padding=big, padding_mode="replicate", rng=0)
+    x = np.ones((1, 1, 1, 1), np.float32)
+    with pytest.raises(ValueError, match="num_threads"):  # arguments checked before padding
+        m(x, num_threads=0)
+    with pytest.raises((ValueError, MemoryError), match="padding_mode='replicate'"):
+        m(x)
+
+
+@pytest.mark.parametrize("layer", [False, True])
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_nonfinite_weight_meeting_zero_padding_is_nan(layer, value):
+    """Zero padding is zeros: 0 * inf is NaN, as the definition (the engine skips padding
+    taps, so the layer marks those outputs); outputs whose taps avoid it stay exact."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    w[1, 2, 0, 1] = value
+    kw = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))
+    if layer:
+        m = convt.Conv2d(3, 4, (3, 2), bias=False, **kw)
+        m.weight = w
+        y = m(x)
+    else:
+        y = convt.conv2d(x, w, **kw)
+    ref = conv_forward_ref(x, w, **kw)
+    assert np.array_equal(np.isnan(y), np.isnan(ref))
+    assert np.isnan(y[:, 1]).any() and not np.isnan(y[:, [0, 2, 3]]).any()
+    finite = np.isfinite(ref)
+    assert_close(y[finite], ref[finite], error_bound_forward(x, w, **kw)[finite])
+
+
+def test_nonfinite_weight_with_huge_padding_allocates_nothing_big():
+    """The NaN marking works on index arithmetic, not on a padded copy (2**31 elements)."""
+    w = np.full((1, 1, 2), np.nan, np.float32)
+    x = np.ones((1, 1, 7), np.float32)
+    y = convt.conv1d(x, w, padding=2**30 - 3, dilation=2**31 - 5)
+    assert y.shape == (1, 1, 6) and np.isnan(y).all()

@@ -885,3 +885,23 @@ def test_extreme_products_direct_and_depthwise(groups, cout, k, zw, mode):
     assert abs(acc).max() > 2**18  # far beyond int16 on every case
     np.testing.assert_array_equal(
         y.int_repr(), requantize(acc, mode, 0.01, np.full(cout, 0.01), None, 50.0, 128))
+
+
+# ----------------------------------------------------------------------------- fuzz findings
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("api", ["layer", "functional"])
+def test_out_overlapping_the_input_is_refused_with_a_padding_mode(api, mode):
+    """The overlap check looks at the caller's input, not the padded copy (found by fuzzing:
+    the input was overwritten)."""
+    xi = np.full((1, 2, 7), 7, np.uint8)
+    x = convt.QTensor(xi, 0.1, 0)
+    w = convt.QTensor(np.ones((2, 2, 3), np.int8), 0.01, 0)
+    with pytest.raises(ValueError, match="out"):
+        if api == "layer":
+            m = convt.quantized.Conv1d(2, 2, 3, padding=1, padding_mode=mode, rng=0)
+            m.set_weight_bias(w, None)
+            m(x, out=xi)
+        else:
+            convt.quantized.functional.conv1d(x, w, padding=1, padding_mode=mode, scale=0.1,
+                                              zero_point=0, out=xi)
+    assert np.all(xi == 7)

@@ -244,9 +244,13 @@ def pad_input(xb: npt.NDArray[_S], lead: Sequence[int], trail: Sequence[int],
               mode: str) -> npt.NDArray[_S]:
     """Pad a batched (N, C, *spatial) input's spatial dimensions as PyTorch's ``F.pad`` does
     for the convolution layers' ``padding_mode`` (values copied, so exact for quantized
-    integers too).  PyTorch refuses reflection by ``>=`` the size and circular padding by
-    more than it; so does this."""
+    integers too).  PyTorch refuses reflection by
+    ``>=`` the size and circular padding by more than it; so does this.  A padded copy too
+    large to allocate is an error naming the padding."""
     sizes = xb.shape[2:]
+    padded = xb.shape[:2] + tuple(i + lo + hi for i, lo, hi in zip(sizes, lead, trail))
+    check_alloc(padded, f"input padded by padding_mode={mode!r} (padding {tuple(lead)} before, "
+                        f"{tuple(trail)} after)")
     for a, (i, lo, hi) in enumerate(zip(sizes, lead, trail)):
         if (mode == "reflect" and max(lo, hi) >= i) or (mode == "circular" and max(lo, hi) > i):
             bound = "smaller than" if mode == "reflect" else "at most"
@@ -256,7 +260,13 @@ def pad_input(xb: npt.NDArray[_S], lead: Sequence[int], trail: Sequence[int],
                 f"(input shape {xb.shape})")
     np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
     widths = [(0, 0), (0, 0)] + list(zip(lead, trail))
-    return np.pad(xb, widths, mode=np_mode)  # type: ignore[call-overload,no-any-return]
+    try:
+        return np.pad(xb, widths, mode=np_mode)  # type: ignore[call-overload,no-any-return]
+    except (MemoryError, ValueError) as e:
+        nbytes = xb.dtype.itemsize * math.prod(int(s) for s in padded)
+        raise MemoryError(f"cannot allocate the input padded by padding_mode={mode!r} "
+                          f"(padding {tuple(lead)} before, {tuple(trail)} after): shape "
+                          f"{padded}, {nbytes / 2**30:.3g} GiB: {e}") from None
 
 
 def as_rng(rng: Any) -> np.random.Generator:

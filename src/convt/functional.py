@@ -79,8 +79,38 @@ def _conv(nd: int, input: npt.ArrayLike, weight: npt.ArrayLike, bias: npt.ArrayL
                                        xb.shape[1])
     b = _args.normalise_bias(bias, w.shape[0], nd)
     out_spatial = geom.output_spatial(xb.shape[2:], w.shape[2:])
-    return run(pack_weight(w, geom), xb, batched, b, w.shape[0], out_spatial, out,
-               num_threads, keep_apart=(w,))
+    y = run(pack_weight(w, geom), xb, batched, b, w.shape[0], out_spatial, out, num_threads,
+            keep_apart=(w,))
+    if not np.isfinite(w).all():
+        nan_where_zero_padding_meets_nonfinite(y, batched, w, geom, xb.shape[2:])
+    return y
+
+
+def nan_where_zero_padding_meets_nonfinite(y: npt.NDArray[np.float32], batched: bool,
+                                           w: npt.NDArray[np.float32], geom: _args.Geometry,
+                                           in_spatial: tuple[int, ...]) -> None:
+    """NaN in the outputs of a forward convolution where a non-finite weight meets the zero
+    padding: 0 * inf (or NaN) is NaN by the definition and in PyTorch, and the engine (which
+    skips taps outside the input) never computes it.  Output o of channel co is NaN when a
+    tap k whose weights w[co, :, k] are not all finite reads outside the input in some
+    dimension: per dimension i = o*stride - lead + k*dilation."""
+    lead, trail = geom.pads(w.shape[2:])
+    if not any(lead) and not any(trail):  # every tap inside the input
+        return
+    yb = y if batched else y[None]
+    bad = np.asarray(~np.isfinite(w).all(axis=1))  # (C_out, *kernel)
+    out_sp = yb.shape[2:]
+    for co in np.flatnonzero(bad.reshape(bad.shape[0], -1).any(axis=1)):
+        mask = np.zeros(out_sp, dtype=bool)
+        for k in zip(*np.nonzero(bad[co])):
+            outside = np.zeros(out_sp, dtype=bool)
+            for a, (o_n, i_n) in enumerate(zip(out_sp, in_spatial)):
+                i = np.arange(o_n) * geom.stride[a] - lead[a] + int(k[a]) * geom.dilation[a]
+                shape = [1] * len(out_sp)
+                shape[a] = o_n
+                outside |= ((i < 0) | (i >= i_n)).reshape(shape)
+            mask |= outside
+        yb[:, co][:, mask] = np.nan
 
 
 def conv1d(input: npt.ArrayLike, weight: npt.ArrayLike, bias: npt.ArrayLike | None = None,

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from . import _args, _engine, _torch
 from ._typing import OutputSize, RngLike, Size, TorchModule
-from .functional import pack_weight, run
+from .functional import nan_where_zero_padding_meets_nonfinite, pack_weight, run
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d", "Conv2d",
            "Conv3d"]
@@ -53,9 +53,14 @@ class LayerBase(_args.GeometryAttrs):
         """PyTorch's (and convt's) class name: ConvTranspose{n}d or Conv{n}d."""
         return f"{'ConvTranspose' if cls._transposed else 'Conv'}{cls._nd}d"
 
+    def _pad_mode(self) -> str:
+        """How the input is padded before the engine runs: ``padding_mode``, or '' when the
+        engine's zero padding does."""
+        return "" if self.padding_mode == "zeros" else self.padding_mode
+
     def _engine_geom(self) -> _args.Geometry:
         """The geometry the engine runs: without padding when the input is padded first."""
-        return self._geom if self.padding_mode == "zeros" else self._geom.unpadded()
+        return self._geom.unpadded() if self._pad_mode() else self._geom
 
     def _check_channels(self, xb: npt.NDArray[Any], input_shape: tuple[int, ...]) -> None:
         if xb.shape[1] != self.in_channels:
@@ -63,11 +68,12 @@ class LayerBase(_args.GeometryAttrs):
                              f"expected in_channels={self.in_channels}")
 
     def _pad_input(self, xb: npt.NDArray[_A]) -> npt.NDArray[_A]:
-        """The input padded by ``padding_mode`` (forward layers with a mode besides zeros)."""
-        if self.padding_mode == "zeros":
+        """The input padded as :meth:`_pad_mode` says (forward layers only)."""
+        mode = self._pad_mode()
+        if not mode:
             return xb
         lead, trail = self._geom.pads(self.kernel_size)
-        return _args.pad_input(xb, lead, trail, self.padding_mode)
+        return _args.pad_input(xb, lead, trail, mode)
 
     def _output_spatial(self, xb: npt.NDArray[Any], batched: bool, output_size: Any,
                         input_shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -178,6 +184,7 @@ class _FloatLayer(LayerBase):
         """Take ownership of a C-contiguous float32 weight of the right shape."""
         w.flags.writeable = False
         self._weight = w
+        self._finite = bool(np.isfinite(w).all())
         self._packed = None
 
     @property
@@ -358,10 +365,16 @@ class _ConvNd(_FloatLayer):
                                         transposed=self._transposed)
         _args.check_input_spatial(xb)
         self._check_channels(xb, np.shape(input))
-        xb = self._pad_input(xb)
-        out_spatial = self._output_spatial(xb, batched, None, np.shape(input))
-        return run(self._packed_weight(), xb, batched, self._bias, self.out_channels,
-                   out_spatial, out, num_threads, keep_apart=(self._weight,))
+        _args.check_num_threads(num_threads)
+        xp = self._pad_input(xb)
+        out_spatial = self._output_spatial(xp, batched, None, np.shape(input))
+        # out= must not overlap the caller's input, padded copy or not
+        y = run(self._packed_weight(), xp, batched, self._bias, self.out_channels,
+                out_spatial, out, num_threads, keep_apart=(self._weight, xb))
+        if not self._finite and not self._pad_mode():
+            nan_where_zero_padding_meets_nonfinite(y, batched, self._weight, self._geom,
+                                                   xb.shape[2:])
+        return y
 
     forward = __call__
 

@@ -54,7 +54,6 @@ tests.  Long local runs (``python -m fuzz ...`` in tests/ is the same as ``pytho
     python tests/fuzz --run qf2:17                       # run it here, with traceback
     python tests/fuzz --cases 20000 --skip-tag channels=0  # leave out a known class
     python tests/fuzz --cases 20000 --apis cf,cm,cqf,cqm  # the forward APIs only
-    CONVT_FUZZ_STRICT_NONFINITE_PADDING=1 python tests/fuzz --apis cf,cm  # see settings.py
 
 Modules: ``settings`` (environment), ``values`` (array recipes, source rendering);
 the validity model: ``rules``, ``quant_rules``, ``model``, and for the forward APIs

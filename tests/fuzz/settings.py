@@ -10,10 +10,6 @@ CHECK_TIMEOUT = 120.0          # the reference computation after a call
 STARTUP_TIMEOUT = 120.0
 WORKERS = int(os.environ.get("CONVT_FUZZ_WORKERS", "0")) or max(1, min(2, os.cpu_count() or 1))
 WORKER_MEMORY = 3 << 30         # address space the worker may add (Linux RLIMIT_AS)
-# Forward convolution: a non-finite weight tap over zero padding is NaN by the definition
-# (0 * inf) and in PyTorch, but convt skips padding taps (a finite sum; reported, unfixed).
-# By default such outputs are not compared (and the run counts them); 1: they must be NaN.
-STRICT_NONFINITE_PADDING = os.environ.get("CONVT_FUZZ_STRICT_NONFINITE_PADDING", "") == "1"
 
 # Transposed: float functional, float layer, quantized functional, quantized layer; forward:
 # float functional, float layer, quantized functional, quantized layer.  New APIs go at the end:

@@ -142,13 +142,15 @@ def _conv(nd: int, input: QTensor, weight: QTensor, bias: npt.ArrayLike | None, 
     sy = _check_scale(scale, "scale")
     zy = _check_zero_point(zero_point, _U8, "zero_point")
     check_requant(requant)
+    _args.check_num_threads(num_threads)
+    xp = xb
     if mode != "zeros":  # padded with copies of the input's integers, then no padding
-        xb = _args.pad_input(xb, *geom.pads(w.shape[2:]), mode)
+        xp = _args.pad_input(xb, *geom.pads(w.shape[2:]), mode)
         geom = geom.unpadded()
-    out_spatial = geom.output_spatial(xb.shape[2:], w.shape[2:])
-    return run(pack_weight(w, zw, geom), xb, batched, input.q_scale(), input.q_zero_point(),
+    out_spatial = geom.output_spatial(xp.shape[2:], w.shape[2:])
+    return run(pack_weight(w, zw, geom), xp, batched, input.q_scale(), input.q_zero_point(),
                sw, b, sy, zy, requant, w.shape[0], out_spatial, out, num_threads,
-               keep_apart=(weight.int_repr(),))
+               keep_apart=(weight.int_repr(), xb))
 
 
 _CONV_DOC = """{nd}-D quantized convolution, as ``torch.ao.nn.quantized.functional.conv{nd}d``.

@@ -269,12 +269,13 @@ class _QLayer_(LayerBase):
             input = QTensor.from_torch(input)
         xb, batched = check_qinput(input, self._nd, self._transposed)
         self._check_channels(xb, input.shape)
-        xb = self._pad_input(xb)
-        out_spatial = self._output_spatial(xb, batched, output_size, input.shape)
+        _args.check_num_threads(num_threads)
+        xp = self._pad_input(xb)
+        out_spatial = self._output_spatial(xp, batched, output_size, input.shape)
         p = self._packed_params
-        return run(p._packed, xb, batched, input.q_scale(), input.q_zero_point(), p._sw,
+        return run(p._packed, xp, batched, input.q_scale(), input.q_zero_point(), p._sw,
                    p._bias, scale, zero_point, self.requant, self.out_channels,
-                   out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(),),
+                   out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(), xb),
                    cache=p._consts)
 
     def extra_repr(self) -> str:
