@@ -177,6 +177,20 @@ typedef struct {
     int n;
 } convt_direct_terms;
 
+/* Term k of T over W positions [lo, hi) (nothing when empty). */
+static CONVT_ALWAYS_INLINE void
+convt_direct_term(const int q8, const convt_direct_terms *T, int k, int64_t lo, int64_t hi,
+                  char *acc, int64_t m0, int32_t zx, convt_f32_axpy_fn f32_axpy,
+                  convt_s32_axpy_fn s32_axpy)
+{
+    if (lo >= hi) return;
+    if (q8)
+        s32_axpy((int32_t *)acc + (lo - m0), (const uint8_t *)T->x[k] + lo, zx, T->wi[k],
+                 hi - lo);
+    else
+        f32_axpy((float *)acc + (lo - m0), (const float *)T->x[k] + lo, T->wf[k], hi - lo);
+}
+
 static CONVT_ALWAYS_INLINE void
 convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, int32_t zx,
                    convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
@@ -185,15 +199,9 @@ convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, i
     const int64_t L = T->L, H = T->H;
     const int four = T->n == 4 && L < H;
     /* one by one: before the common range, or everything when there is none */
-    for (int k = 0; k < T->n; ++k) {
-        const int64_t lo = T->lo[k], hi = four ? (T->hi[k] < L ? T->hi[k] : L) : T->hi[k];
-        if (lo >= hi) continue;
-        if (q8)
-            s32_axpy((int32_t *)acc + (lo - m0), (const uint8_t *)T->x[k] + lo, zx, T->wi[k],
-                     hi - lo);
-        else
-            f32_axpy((float *)acc + (lo - m0), (const float *)T->x[k] + lo, T->wf[k], hi - lo);
-    }
+    for (int k = 0; k < T->n; ++k)
+        convt_direct_term(q8, T, k, T->lo[k], four && T->hi[k] > L ? L : T->hi[k], acc, m0, zx,
+                          f32_axpy, s32_axpy);
     if (four) {
         if (q8) {
             const uint8_t *xs[4];
@@ -204,16 +212,8 @@ convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, i
             for (int k = 0; k < 4; ++k) xs[k] = (const float *)T->x[k] + L;
             f32_axpy4((float *)acc + (L - m0), xs, T->wf, H - L);
         }
-        for (int k = 0; k < 4; ++k) {  /* after the common range */
-            const int64_t lo = H, hi = T->hi[k];
-            if (lo >= hi) continue;
-            if (q8)
-                s32_axpy((int32_t *)acc + (lo - m0), (const uint8_t *)T->x[k] + lo, zx,
-                         T->wi[k], hi - lo);
-            else
-                f32_axpy((float *)acc + (lo - m0), (const float *)T->x[k] + lo, T->wf[k],
-                         hi - lo);
-        }
+        for (int k = 0; k < 4; ++k)  /* after the common range */
+            convt_direct_term(q8, T, k, H, T->hi[k], acc, m0, zx, f32_axpy, s32_axpy);
     }
     T->n = 0;
 }
