@@ -46,7 +46,6 @@ class _PackedBase:
     ckr: int
     ksize: int
     direct: bool
-    forward: bool  # a forward convolution's weights (same layout, see PackedWeight)
     tier: int
     kind: int
     variant: str

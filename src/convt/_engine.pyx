@@ -242,7 +242,6 @@ class _PackedBase:
         self.cog = cog
         self.ksize = int(np.prod(self.kernel))
         # The weight is in the transposed layout (cin, cog, *k) for both directions.
-        self.forward = bool(forward)
         self.phases = (make_forward_phases if forward else make_phases)(
             self.kernel, self.stride, self.padding, self.dilation)
         # Few output channels per group: the direct kernel reads the weights as they are.
@@ -478,10 +477,9 @@ cdef _execute(pw, x, out, const convt_epi *E, num_threads):
 cdef object _split_w(ph, x, int nthreads):
     """The input with each row split into the W residues the taps read (include/convt/split.h),
     in per-thread scratch: a (N, C, D, H, ncomp * ceil(W / stride_w)) array."""
-    _, _, pitch = ph.tap_limits(x.shape[4])
-    shape = x.shape[:4] + (pitch,)
     cdef int64_t esize = x.dtype.itemsize, iw = x.shape[4], sw = ph.split_stride
-    cdef int64_t ncomp = len(ph.wsplit), wq = pitch // ncomp
+    cdef int64_t ncomp = len(ph.wsplit), wq = ph.component_width(iw), pitch = ncomp * wq
+    shape = x.shape[:4] + (pitch,)
     cdef int64_t rows = x.shape[0] * x.shape[1] * x.shape[2] * x.shape[3]
     buf = _get_scratch(rows * pitch * esize + 64, "split")
     xs = np.frombuffer(buf, np.uint8, rows * pitch * esize,

@@ -99,11 +99,15 @@ class Phases:
         if not self.wsplit:
             return (np.full(ntaps, in_w, dtype=np.int64), np.zeros(ntaps, dtype=np.int64), in_w)
         sw = self.split_stride
-        wq = -(-in_w // sw)
+        wq = self.component_width(in_w)
         res = np.asarray(self.wsplit, dtype=np.int64)
         comp_len = np.maximum(0, (in_w - res + sw - 1) // sw)
         assert self.wcomp is not None
         return comp_len[self.wcomp], self.wcomp * wq, wq * len(res)
+
+    def component_width(self, in_w: int) -> int:
+        """Elements of each W component in a row of the split copy: ceil(in_w / stride_w)."""
+        return -(-in_w // self.split_stride)
 
 
 

@@ -75,11 +75,10 @@ class LayerBase(_args.GeometryAttrs):
         lead, trail = self._geom.pads(self.kernel_size)
         return _args.pad_input(xb, lead, trail, mode)
 
-    def _output_spatial(self, xb: npt.NDArray[Any], batched: bool, output_size: Any,
-                        input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Output spatial shape for a batched (already padded) input view, honouring
-        ``output_size`` (transposed layers)."""
-        self._check_channels(xb, input_shape)
+    def _output_spatial(self, xb: npt.NDArray[Any], batched: bool,
+                        output_size: Any) -> tuple[int, ...]:
+        """Output spatial shape for a batched (already padded, channels checked) input view,
+        honouring ``output_size`` (transposed layers)."""
         if not self._transposed:
             return self._engine_geom().output_spatial(xb.shape[2:], self.kernel_size)
         if output_size is None:
@@ -97,9 +96,7 @@ class LayerBase(_args.GeometryAttrs):
         nd = self._nd
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}{after_stride}")
-        if isinstance(self.padding, str):
-            s += f", padding={self.padding}"
-        elif self.padding != (0,) * nd:
+        if self.padding != (0,) * nd:  # a tuple other than zeros, or 'same' / 'valid'
             s += f", padding={self.padding}"
         if self.dilation != (1,) * nd:
             s += f", dilation={self.dilation}"
@@ -136,7 +133,8 @@ _A = TypeVar("_A", bound=np.generic)
 
 
 def torch_hyper(module: Any, transposed: bool) -> dict[str, Any]:
-    """A torch layer's hyper-parameters as keyword arguments of the convt layer."""
+    """A layer's hyper-parameters (torch's or convt's: the same attributes) as keyword
+    arguments of the other library's layer."""
     kw = dict(stride=module.stride, padding=module.padding, groups=module.groups,
               dilation=module.dilation, padding_mode=module.padding_mode)
     if transposed:
@@ -260,7 +258,6 @@ class _FloatLayer(LayerBase):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
 
-
     @classmethod
     def from_torch(cls: type[_Layer], module: TorchModule) -> _Layer:
         """Copy the torch layer of the same name (weights, bias, hyper-parameters).
@@ -281,14 +278,9 @@ class _FloatLayer(LayerBase):
     def to_torch(self) -> TorchModule:
         """The same layer as a torch module of the same name (needs torch)."""
         torch = _torch._torch()
-        kw = dict(stride=self.stride, padding=self.padding, groups=self.groups,
-                  bias=self._bias is not None, dilation=self.dilation)
-        if self._transposed:
-            kw["output_padding"] = self.output_padding
-        else:
-            kw["padding_mode"] = self.padding_mode
         tm = getattr(torch.nn, self._class_name())(
-            self.in_channels, self.out_channels, self.kernel_size, **kw)
+            self.in_channels, self.out_channels, self.kernel_size, bias=self._bias is not None,
+            **torch_hyper(self, self._transposed))
         tm.load_state_dict(self.state_dict(format="torch"))
         return tm
 
@@ -327,7 +319,8 @@ class _ConvTransposeNd(_FloatLayer):
         xb, batched = _args.split_batch(_args.as_float32(input, "input"), self._nd,
                                         transposed=self._transposed)
         _args.check_input_spatial(xb)
-        out_spatial = self._output_spatial(xb, batched, output_size, np.shape(input))
+        self._check_channels(xb, np.shape(input))
+        out_spatial = self._output_spatial(xb, batched, output_size)
         return run(self._packed_weight(), xb, batched, self._bias, self.out_channels,
                    out_spatial, out, num_threads, keep_apart=(self._weight,))
 
@@ -367,7 +360,7 @@ class _ConvNd(_FloatLayer):
         self._check_channels(xb, np.shape(input))
         _args.check_num_threads(num_threads)
         xp = self._pad_input(xb)
-        out_spatial = self._output_spatial(xp, batched, None, np.shape(input))
+        out_spatial = self._output_spatial(xp, batched, None)
         # out= must not overlap the caller's input, padded copy or not
         y = run(self._packed_weight(), xp, batched, self._bias, self.out_channels,
                 out_spatial, out, num_threads, keep_apart=(self._weight, xb))

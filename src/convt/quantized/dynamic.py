@@ -31,7 +31,8 @@ from .._typing import OutputSize, TorchModule, TorchTensor
 from ..modules import _FloatLayer
 from ..qtensor import quantize_per_tensor
 from ._dynamic_qparams import choose_qparams, effective_reduce_range
-from .modules import (_QConvNd, _QConvTransposeNd, _QLayer_, Conv1d as _QConv1d,
+from .modules import (_QConvNd, _QConvTransposeNd, _QuantizedLayer,
+                      Conv1d as _QConv1d,
                       Conv2d as _QConv2d, Conv3d as _QConv3d,
                       ConvTranspose1d as _QConvTranspose1d, ConvTranspose2d as _QConvTranspose2d,
                       ConvTranspose3d as _QConvTranspose3d)
@@ -42,7 +43,7 @@ __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d", "C
 _D = TypeVar("_D", bound="_DynamicLayer")
 
 
-class _DynamicLayer(_QLayer_):
+class _DynamicLayer(_QuantizedLayer):
     """The per-call quantization shared by the dynamic layers (mixed into the static ones)."""
 
     _torch_family = "dynamic"

@@ -125,10 +125,10 @@ def _quantize_weight(w: npt.NDArray[np.float32], qscheme: str, axis: int = 1) ->
     raise ValueError(f"weight_qscheme must be one of {_WEIGHT_QSCHEMES}, got {qscheme!r}")
 
 
-_QLayer = TypeVar("_QLayer", bound="_QLayer_")
+_QLayer = TypeVar("_QLayer", bound="_QuantizedLayer")
 
 
-class _QLayer_(LayerBase):
+class _QuantizedLayer(LayerBase):
     """Parameters, output quantization, saving and conversion of the quantized layers, both
     directions; subclasses fix ``_nd`` and ``_transposed``."""
 
@@ -271,7 +271,7 @@ class _QLayer_(LayerBase):
         self._check_channels(xb, input.shape)
         _args.check_num_threads(num_threads)
         xp = self._pad_input(xb)
-        out_spatial = self._output_spatial(xp, batched, output_size, input.shape)
+        out_spatial = self._output_spatial(xp, batched, output_size)
         p = self._packed_params
         return run(p._packed, xp, batched, input.q_scale(), input.q_zero_point(), p._sw,
                    p._bias, scale, zero_point, self.requant, self.out_channels,
@@ -368,7 +368,7 @@ class _QLayer_(LayerBase):
 
 
 
-class _QConvTransposeNd(_QLayer_):
+class _QConvTransposeNd(_QuantizedLayer):
     """Quantized transposed layers; subclasses fix ``_nd``."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Size,
@@ -390,7 +390,7 @@ class _QConvTransposeNd(_QLayer_):
     forward = __call__
 
 
-class _QConvNd(_QLayer_):
+class _QConvNd(_QuantizedLayer):
     """Quantized forward layers; subclasses fix ``_nd``."""
 
     _transposed = False
