@@ -15,13 +15,41 @@
 #include "gemm.h"
 #include "requant.h"
 
+/* Pending terms of one accumulator row, at most this many (the float K-term pass keeps
+ * their weights and pointers in a stack array). */
+#define CONVT_DIRECT_TERMS 16
+/* W phases whose terms a direct task keeps from one row to the next */
+#define CONVT_DIRECT_KEEP 4
+
+/* Up to CONVT_DIRECT_TERMS pending (x, w) terms of one accumulator row with their valid
+ * ranges [lo, hi) (W grid positions; x[m] is the input of position m).  Flushed so that every
+ * position gets its terms in the order they were added: the result is that of one axpy per
+ * term, however a flush groups them. */
+typedef struct {
+    const void *x[CONVT_DIRECT_TERMS];
+    float wf[CONVT_DIRECT_TERMS];
+    int32_t wi[CONVT_DIRECT_TERMS];
+    int64_t lo[CONVT_DIRECT_TERMS], hi[CONVT_DIRECT_TERMS];
+    int64_t L, H;  /* the range common to all terms, kept as they are added (reading lo[] and
+                    * hi[] back as vectors right after their scalar stores stalls) */
+    int n;
+} convt_direct_terms;
+
 typedef void (*convt_f32_axpy_fn)(float *acc, const float *x, float w, int64_t n);
 typedef void (*convt_s32_axpy_fn)(int32_t *acc, const uint8_t *x, int32_t zx, int32_t w,
                                   int64_t n);
-/* Four axpys in one pass, applied in order (x[0] with w[0] first): each element gets exactly
- * the operations of four consecutive axpys, with one load and store of acc instead of four. */
-typedef void (*convt_f32_axpy4_fn)(float *acc, const float *const *x, const float *w,
+/* K axpys in one pass (K <= CONVT_DIRECT_TERMS), applied in order (x[0] with w[0] first):
+ * each element gets exactly the operations of K consecutive axpys, with its sum held in a
+ * register instead of loaded and stored K times. */
+typedef void (*convt_f32_axpyk_fn)(float *acc, const float *const *x, const float *w, int K,
                                    int64_t n);
+/* Every term of T over its own range, float: acc holds W positions m0 .. m0+n-1; with init
+ * their sums start from 0 instead of acc's values, with finish b is added to them last (in
+ * registers: reading back a row just stored under masks would stall). tiers.h picks the
+ * tier's. */
+typedef void (*convt_f32_terms_fn)(float *acc, const convt_direct_terms *T, int64_t m0,
+                                   int64_t n, int init, int finish, float b);
+/* Four at once, int8 (the sum is exact, so grouping never changes it). */
 typedef void (*convt_s32_axpy4_fn)(int32_t *acc, const uint8_t *const *x, int32_t zx,
                                    const int32_t *w, int64_t n);
 
@@ -34,14 +62,15 @@ static CONVT_ALWAYS_INLINE void convt_f32_axpy_impl(float *CONVT_RESTRICT acc,
     for (int64_t i = 0; i < n; ++i) acc[i] += w * x[i];
 }
 
-static CONVT_ALWAYS_INLINE void convt_f32_axpy4_impl(float *CONVT_RESTRICT acc,
+static CONVT_ALWAYS_INLINE void convt_f32_axpyk_impl(float *CONVT_RESTRICT acc,
                                                      const float *const *x, const float *w,
-                                                     int64_t n)
+                                                     int K, int64_t n)
 {
-    const float *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
-    const float *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
-    for (int64_t i = 0; i < n; ++i)
-        acc[i] = (((acc[i] + w[0] * x0[i]) + w[1] * x1[i]) + w[2] * x2[i]) + w[3] * x3[i];
+    for (int64_t i = 0; i < n; ++i) {
+        float a = acc[i];
+        for (int k = 0; k < K; ++k) a += w[k] * x[k][i];
+        acc[i] = a;
+    }
 }
 
 #if CONVT_HAVE_X86_KERNELS
@@ -62,29 +91,125 @@ convt_f32_axpy_fma_impl(float *CONVT_RESTRICT acc, const float *CONVT_RESTRICT x
                                             _mm_set_ss(acc[i])));
 }
 
+/* K terms, four vectors of acc in registers at a time. */
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
-convt_f32_axpy4_fma_impl(float *CONVT_RESTRICT acc, const float *const *x, const float *w,
-                         int64_t n)
+convt_f32_axpyk_fma_impl(float *CONVT_RESTRICT acc, const float *const *x, const float *w,
+                         int K, int64_t n)
 {
-    const float *CONVT_RESTRICT x0 = x[0], *CONVT_RESTRICT x1 = x[1];
-    const float *CONVT_RESTRICT x2 = x[2], *CONVT_RESTRICT x3 = x[3];
-    const __m256 w0 = _mm256_set1_ps(w[0]), w1 = _mm256_set1_ps(w[1]);
-    const __m256 w2 = _mm256_set1_ps(w[2]), w3 = _mm256_set1_ps(w[3]);
     int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 a0 = _mm256_loadu_ps(acc + i), a1 = _mm256_loadu_ps(acc + i + 8);
+        __m256 a2 = _mm256_loadu_ps(acc + i + 16), a3 = _mm256_loadu_ps(acc + i + 24);
+        for (int k = 0; k < K; ++k) {
+            const __m256 wk = _mm256_set1_ps(w[k]);
+            const float *xk = x[k] + i;
+            a0 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(xk), a0);
+            a1 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(xk + 8), a1);
+            a2 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(xk + 16), a2);
+            a3 = _mm256_fmadd_ps(wk, _mm256_loadu_ps(xk + 24), a3);
+        }
+        _mm256_storeu_ps(acc + i, a0);
+        _mm256_storeu_ps(acc + i + 8, a1);
+        _mm256_storeu_ps(acc + i + 16, a2);
+        _mm256_storeu_ps(acc + i + 24, a3);
+    }
     for (; i + 8 <= n; i += 8) {
         __m256 a = _mm256_loadu_ps(acc + i);
-        a = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x0 + i), a);
-        a = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x1 + i), a);
-        a = _mm256_fmadd_ps(w2, _mm256_loadu_ps(x2 + i), a);
-        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(w3, _mm256_loadu_ps(x3 + i), a));
+        for (int k = 0; k < K; ++k)
+            a = _mm256_fmadd_ps(_mm256_set1_ps(w[k]), _mm256_loadu_ps(x[k] + i), a);
+        _mm256_storeu_ps(acc + i, a);
     }
     for (; i < n; ++i) {
         __m128 a = _mm_set_ss(acc[i]);
-        a = _mm_fmadd_ss(_mm256_castps256_ps128(w0), _mm_set_ss(x0[i]), a);
-        a = _mm_fmadd_ss(_mm256_castps256_ps128(w1), _mm_set_ss(x1[i]), a);
-        a = _mm_fmadd_ss(_mm256_castps256_ps128(w2), _mm_set_ss(x2[i]), a);
-        acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm256_castps256_ps128(w3), _mm_set_ss(x3[i]), a));
+        for (int k = 0; k < K; ++k)
+            a = _mm_fmadd_ss(_mm_set_ss(w[k]), _mm_set_ss(x[k][i]), a);
+        acc[i] = _mm_cvtss_f32(a);
     }
+}
+
+/* Lanes [lo, hi) of a 16-lane vector (lo, hi relative to its first lane, any values). */
+static CONVT_ALWAYS_INLINE __mmask16 convt_lanes16(int64_t lo, int64_t hi)
+{
+    const unsigned h = hi <= 0 ? 0u : hi >= 16 ? 0xffffu : (1u << hi) - 1;
+    const unsigned l = lo <= 0 ? 0u : lo >= 16 ? 0xffffu : (1u << lo) - 1;
+    return (__mmask16)(h & ~l);
+}
+
+/* NV whole vectors at acc + p where every term is valid (inside convt_f32_terms_avx512_impl;
+ * the accumulators stay in registers when the loops over them unroll). */
+#define CONVT_F32_TERMS_BLOCK(NV)                                                              \
+    do {                                                                                       \
+        __m512 r[NV];                                                                          \
+        for (int j = 0; j < NV; ++j)                                                           \
+            r[j] = init ? _mm512_setzero_ps() : _mm512_loadu_ps(a + 16 * j);                   \
+        for (int k = 0; k < K; ++k) {                                                          \
+            const __m512 wk = _mm512_set1_ps(T->wf[k]);                                        \
+            const float *xk = (const float *)T->x[k] + m0 + p;                                 \
+            for (int j = 0; j < NV; ++j)                                                       \
+                r[j] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(xk + 16 * j), r[j]);                \
+        }                                                                                      \
+        for (int j = 0; j < NV; ++j)                                                           \
+            _mm512_storeu_ps(a + 16 * j, finish ? _mm512_add_ps(r[j], bv) : r[j]);             \
+    } while (0)
+
+/* Every term over its range, the sums of up to 64 positions in registers.  Where a vector is
+ * not inside every term's range, each term's lanes outside it are masked off: they keep
+ * their sum (not even a 0 is added, whose sign or a non-finite weight could change it). */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
+convt_f32_terms_avx512_impl(float *CONVT_RESTRICT acc, const convt_direct_terms *T, int64_t m0,
+                            int64_t n, int init, int finish, float b)
+{
+    const int K = T->n;
+    const __m512 bv = _mm512_set1_ps(b);
+    const int64_t L = T->L - m0, H = T->H - m0;
+    /* [hs, fe): whole vectors with every term valid, from the first multiple of 16 at or
+     * after L; the rest, before and after, one vector at a time under masks */
+    const int64_t hs = L <= 0 ? 0 : (L + 15) / 16 * 16 < n ? (L + 15) / 16 * 16 : n;
+    const int64_t fe = H > hs ? hs + (H - hs) / 16 * 16 : hs;
+    for (int64_t p = hs; p < fe;) {
+        float *a = acc + p;
+        if (fe - p >= 64) {
+            CONVT_F32_TERMS_BLOCK(4);
+            p += 64;
+        } else if (fe - p >= 32) {
+            CONVT_F32_TERMS_BLOCK(2);
+            p += 32;
+        } else {
+            CONVT_F32_TERMS_BLOCK(1);
+            p += 16;
+        }
+    }
+    /* the masked vectors, two at a time: the head's and the tail's sums are two independent
+     * chains of K dependent FMAs.  A masked vector at p ends at end(p), the next one starts at
+     * next(p); -1: none. */
+#define CONVT_MV_END(p) ((p) < hs ? ((p) + 16 < hs ? (p) + 16 : hs) : ((p) + 16 < n ? (p) + 16 : n))
+#define CONVT_MV_NEXT(p) ((p) < 0 ? -1 : CONVT_MV_END(p) < hs ? CONVT_MV_END(p)                     \
+                          : (p) < hs ? (fe < n ? fe : -1) : CONVT_MV_END(p) < n ? CONVT_MV_END(p) : -1)
+    for (int64_t pa = hs > 0 ? 0 : fe < n ? fe : -1, pb; pa >= 0; pa = CONVT_MV_NEXT(pb)) {
+        pb = CONVT_MV_NEXT(pa);
+        const int64_t ea = CONVT_MV_END(pa) - pa, qb = pb < 0 ? pa : pb;
+        const int64_t eb = pb < 0 ? 0 : CONVT_MV_END(pb) - pb;
+        const __mmask16 alla = convt_lanes16(0, ea), allb = convt_lanes16(0, eb);
+        float *a = acc + pa, *c = acc + qb;
+        __m512 sa = init ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(alla, a);
+        __m512 sb = init ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(allb, c);
+        for (int k = 0; k < K; ++k) {
+            const int64_t l = T->lo[k] - m0, h = T->hi[k] - m0;
+            const __m512 wk = _mm512_set1_ps(T->wf[k]);
+            const float *xk = (const float *)T->x[k] + m0;
+            const __mmask16 ma = l <= pa && h >= pa + ea ? alla
+                                 : alla & convt_lanes16(l - pa, h - pa);
+            const __mmask16 mb = l <= qb && h >= qb + eb ? allb
+                                 : allb & convt_lanes16(l - qb, h - qb);
+            sa = _mm512_mask3_fmadd_ps(wk, _mm512_maskz_loadu_ps(ma, xk + pa), sa, ma);
+            sb = _mm512_mask3_fmadd_ps(wk, _mm512_maskz_loadu_ps(mb, xk + qb), sb, mb);
+        }
+        if (finish) sa = _mm512_add_ps(sa, bv), sb = _mm512_add_ps(sb, bv);
+        _mm512_mask_storeu_ps(a, alla, sa);
+        _mm512_mask_storeu_ps(c, allb, sb);
+    }
+#undef CONVT_MV_END
+#undef CONVT_MV_NEXT
 }
 #endif
 
@@ -163,20 +288,6 @@ convt_s32_axpy4_avx2_impl(int32_t *CONVT_RESTRICT acc, const uint8_t *const *x, 
 }
 #endif
 
-/* Up to four pending (x, w) terms of one accumulator row with their valid ranges [lo, hi)
- * (W grid positions; x[m] is the input of position m).  Flushed in order: where all four are
- * valid in one pass (axpy4), elsewhere one by one -- every position gets its terms in the
- * order they were added, so the result is that of one axpy per term. */
-typedef struct {
-    const void *x[4];
-    float wf[4];
-    int32_t wi[4];
-    int64_t lo[4], hi[4];
-    int64_t L, H;  /* the range common to all terms, kept as they are added (reading lo[] and
-                    * hi[] back as vectors right after their scalar stores stalls) */
-    int n;
-} convt_direct_terms;
-
 /* Term k of T over W positions [lo, hi) (nothing when empty). */
 static CONVT_ALWAYS_INLINE void
 convt_direct_term(const int q8, const convt_direct_terms *T, int k, int64_t lo, int64_t hi,
@@ -191,29 +302,72 @@ convt_direct_term(const int q8, const convt_direct_terms *T, int k, int64_t lo, 
         f32_axpy((float *)acc + (lo - m0), (const float *)T->x[k] + lo, T->wf[k], hi - lo);
 }
 
+/* Every float term over its range: before and after the common range one by one, inside it
+ * all at once with AXPYK (the tiers without AVX-512). */
 static CONVT_ALWAYS_INLINE void
-convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, int32_t zx,
-                   convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
-                   convt_f32_axpy4_fn f32_axpy4, convt_s32_axpy4_fn s32_axpy4)
+convt_f32_terms_split_impl(float *acc, const convt_direct_terms *T, int64_t m0, int64_t n,
+                           int init, int finish, float b, convt_f32_axpy_fn f32_axpy,
+                           convt_f32_axpyk_fn f32_axpyk)
 {
+    if (init) memset(acc, 0, n * 4);
     const int64_t L = T->L, H = T->H;
-    const int four = T->n == 4 && L < H;
-    /* one by one: before the common range, or everything when there is none */
     for (int k = 0; k < T->n; ++k)
-        convt_direct_term(q8, T, k, T->lo[k], four && T->hi[k] > L ? L : T->hi[k], acc, m0, zx,
-                          f32_axpy, s32_axpy);
-    if (four) {
-        if (q8) {
-            const uint8_t *xs[4];
-            for (int k = 0; k < 4; ++k) xs[k] = (const uint8_t *)T->x[k] + L;
-            s32_axpy4((int32_t *)acc + (L - m0), xs, zx, T->wi, H - L);
-        } else {
-            const float *xs[4];
-            for (int k = 0; k < 4; ++k) xs[k] = (const float *)T->x[k] + L;
-            f32_axpy4((float *)acc + (L - m0), xs, T->wf, H - L);
+        convt_direct_term(0, T, k, T->lo[k], L < H && T->hi[k] > L ? L : T->hi[k], (char *)acc,
+                          m0, 0, f32_axpy, NULL);
+    if (L < H) {
+        const float *xs[CONVT_DIRECT_TERMS];
+        for (int k = 0; k < T->n; ++k) xs[k] = (const float *)T->x[k] + L;
+        f32_axpyk(acc + (L - m0), xs, T->wf, T->n, H - L);
+        for (int k = 0; k < T->n; ++k)
+            convt_direct_term(0, T, k, H, T->hi[k], (char *)acc, m0, 0, f32_axpy, NULL);
+    }
+    if (finish)
+        for (int64_t i = 0; i < n; ++i) acc[i] += b;
+}
+
+static CONVT_ALWAYS_INLINE void convt_f32_terms_plain_impl(float *acc,
+                                                           const convt_direct_terms *T,
+                                                           int64_t m0, int64_t n, int init,
+                                                           int finish, float b)
+{
+    convt_f32_terms_split_impl(acc, T, m0, n, init, finish, b, convt_f32_axpy_impl, convt_f32_axpyk_impl);
+}
+
+#if CONVT_HAVE_X86_KERNELS
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
+convt_f32_terms_fma_impl(float *acc, const convt_direct_terms *T, int64_t m0, int64_t n,
+                         int init, int finish, float b)
+{
+    convt_f32_terms_split_impl(acc, T, m0, n, init, finish, b, convt_f32_axpy_fma_impl, convt_f32_axpyk_fma_impl);
+}
+#endif
+
+static CONVT_ALWAYS_INLINE void
+convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, int64_t n,
+                   int init, int finish, float b, int32_t zx, convt_s32_axpy_fn s32_axpy,
+                   convt_f32_terms_fn f32_terms, convt_s32_axpy4_fn s32_axpy4)
+{
+    if (!q8) {
+        f32_terms((float *)acc, T, m0, n, init, finish, b);
+        T->n = 0;
+        return;
+    }
+    /* int8: one by one outside the common range, four at a time inside */
+    const int64_t L = T->L, H = T->H;
+    const int common = L < H;
+    for (int k = 0; k < T->n; ++k)
+        convt_direct_term(1, T, k, T->lo[k], common && T->hi[k] > L ? L : T->hi[k], acc, m0,
+                          zx, NULL, s32_axpy);
+    if (common) {
+        const uint8_t *xs[4];
+        int k = 0;
+        for (; k + 4 <= T->n; k += 4) {
+            for (int j = 0; j < 4; ++j) xs[j] = (const uint8_t *)T->x[k + j] + L;
+            s32_axpy4((int32_t *)acc + (L - m0), xs, zx, T->wi + k, H - L);
         }
-        for (int k = 0; k < 4; ++k)  /* after the common range */
-            convt_direct_term(q8, T, k, H, T->hi[k], acc, m0, zx, f32_axpy, s32_axpy);
+        for (; k < T->n; ++k) convt_direct_term(1, T, k, L, H, acc, m0, zx, NULL, s32_axpy);
+        for (int k = 0; k < T->n; ++k)  /* after the common range */
+            convt_direct_term(1, T, k, H, T->hi[k], acc, m0, zx, NULL, s32_axpy);
     }
     T->n = 0;
 }
@@ -245,9 +399,8 @@ static CONVT_ALWAYS_INLINE void
 convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *phases,
                        const void *w, int64_t ksize, const void *x, const convt_epi *E,
                        void *out, const int64_t *task, void *acc, int64_t mtile,
-                       convt_f32_axpy_fn f32_axpy, convt_s32_axpy_fn s32_axpy,
-                       convt_f32_axpy4_fn f32_axpy4, convt_s32_axpy4_fn s32_axpy4,
-                       convt_requant16_fn requant16)
+                       convt_s32_axpy_fn s32_axpy, convt_f32_terms_fn f32_terms,
+                       convt_s32_axpy4_fn s32_axpy4, convt_requant16_fn requant16)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
@@ -262,17 +415,45 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
     const int64_t ooff = (n * G->cout + co) * G->out_size;
     const float b = (!q8 && E->bias) ? E->bias[co] : 0.0f;
 
+    /* Float rows whose terms all fit one flush and whose every tap is valid are kept: the
+     * next row of the same (md, phase) has the same terms with the input one step further
+     * along H, whenever its taps are all valid too (then only their pointers move). */
+    convt_direct_terms kept[CONVT_DIRECT_KEEP];
+    int64_t kept_row[CONVT_DIRECT_KEEP], hmax[CONVT_DIRECT_KEEP];
+    const int keep = !q8 && nw <= CONVT_DIRECT_KEEP;
+    for (int64_t i = 0; keep && i < nw; ++i) {
+        /* -1: never (more terms than one flush takes); -2: nothing kept yet */
+        kept_row[i] = P0[i].ntaps * cig <= CONVT_DIRECT_TERMS ? -2 : -1;
+        hmax[i] = INT64_MIN;
+        for (int64_t t = 0; t < P0[i].ntaps; ++t)
+            hmax[i] = P0[i].delta[3 * t + 1] > hmax[i] ? P0[i].delta[3 * t + 1] : hmax[i];
+    }
+    /* a float row of stride 1 along W is summed in place in the output row */
+    const int in_place = !q8 && sw == 1;
+
     for (int64_t row = task[CONVT_D_ROW0]; row < task[CONVT_D_ROW1]; ++row) {
         const int64_t md = row / Mh, mh = row - md * Mh;
+        const int64_t od = P0->residue[0] + sd * md, oh = P0->residue[1] + sh * mh;
+        char *orow = (char *)out + (ooff + (od * OH + oh) * OW) * esize;
         for (int64_t i = 0; i < nw; ++i) {
             const convt_phase *P = P0 + i;
             /* this phase's positions m0 .. mend-1, at acc row offsets 0 .. mend-m0-1 */
             const int64_t mend = P->mcount[2] < m1 ? P->mcount[2] : m1;
             if (mend <= m0) continue;
-            char *a = (char *)acc + i * mtile * 4;
+            char *a = in_place ? orow + m0 * 4 : (char *)acc + i * mtile * 4;
+            if (keep && kept_row[i] >= 0 && kept_row[i] == row - 1 && mh > 0 &&
+                mh * ish + hmax[i] < IH) {
+                convt_direct_terms *K = &kept[i];
+                for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + ish * IW;
+                f32_terms((float *)a, K, m0, mend - m0, 1, in_place, b);
+                kept_row[i] = row;
+                continue;
+            }
             convt_direct_terms T;
             T.n = 0;
-            memset(a, 0, (mend - m0) * 4);  /* 0.0f and 0 */
+            T.L = mend, T.H = m0;  /* no common range while there are no terms */
+            int flushed = 0, valid = 0;
+            if (q8) memset(a, 0, (mend - m0) * 4);  /* int8 flushes add to 0 */
             for (int64_t t = 0; t < P->ntaps; ++t) {
                 const int64_t *dl = P->delta + 3 * t;
                 const int64_t id = md * isd + dl[0], ih = mh * ish + dl[1], wlim = P->wlim[t];
@@ -281,11 +462,17 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                 const int64_t lo = m0 > -dl[2] ? m0 : -dl[2];
                 const int64_t hi = mend < wlim - dl[2] ? mend : wlim - dl[2];
                 if (lo >= hi) continue;
+                ++valid;
                 /* input of W position m of this tap: x[xr + m] */
                 const int64_t xr = xoff + (id * IH + ih) * IW + P->xoff[t] + dl[2];
                 for (int64_t ci = 0; ci < cig; ++ci) {
                     const int64_t wi = woff + ci * cog * ksize + P->kidx[t];
                     const int64_t xi = xr + ci * G->in_size;
+                    if (T.n == CONVT_DIRECT_TERMS) {  /* full: flush before adding */
+                        convt_direct_flush(q8, &T, a, m0, mend - m0, !flushed, 0, b, E->zx,
+                                           s32_axpy, f32_terms, s32_axpy4);
+                        flushed = 1;
+                    }
                     const int k = T.n++;
                     if (q8) {
                         T.x[k] = (const uint8_t *)x + xi;
@@ -298,17 +485,14 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                     T.hi[k] = hi;
                     T.L = k == 0 || lo > T.L ? lo : T.L;
                     T.H = k == 0 || hi < T.H ? hi : T.H;
-                    if (T.n == 4)
-                        convt_direct_flush(q8, &T, a, m0, E->zx, f32_axpy, s32_axpy, f32_axpy4,
-                                           s32_axpy4);
                 }
             }
-            if (T.n)
-                convt_direct_flush(q8, &T, a, m0, E->zx, f32_axpy, s32_axpy, f32_axpy4,
-                                   s32_axpy4);
+            if (keep && kept_row[i] != -1 && valid == P->ntaps)
+                kept[i] = T, kept_row[i] = row;
+            if (T.n || (!q8 && !flushed))  /* float: a row without terms is 0 */
+                convt_direct_flush(q8, &T, a, m0, mend - m0, !flushed, in_place, b, E->zx,
+                                   s32_axpy, f32_terms, s32_axpy4);
         }
-        const int64_t od = P0->residue[0] + sd * md, oh = P0->residue[1] + sh * mh;
-        char *orow = (char *)out + (ooff + (od * OH + oh) * OW) * esize;
         if (q8) {  /* requantize each phase row, 16 at a time, then place it */
             uint8_t tmp[16], *o8 = (uint8_t *)orow;
             for (int64_t i = 0; i < nw; ++i) {
@@ -322,10 +506,16 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                 }
                 for (; m < n_m; ++m) o[sw * m] = convt_requant_one(E->rq, co, a[m]);
             }
-        } else if (sw == 1) {  /* forward convolutions, stride-1 transposed ones */
-            const float *CONVT_RESTRICT a = (const float *)acc;
-            float *CONVT_RESTRICT of = (float *)orow + m0;
-            for (int64_t m = 0; m < m1 - m0; ++m) of[m] = a[m] + b;
+        } else if (in_place) {  /* forward convolutions, stride-1 transposed ones: done */
+        } else if (nw == 2 && sw == 2) {  /* the common stride 2: a loop GCC vectorises */
+            const float *CONVT_RESTRICT a0 = (const float *)acc, *CONVT_RESTRICT a1 = a0 + mtile;
+            float *CONVT_RESTRICT of = (float *)orow + 2 * m0;
+            const int64_t whole = (2 * m1 <= OW ? m1 : m1 - 1) - m0;  /* pairs inside the row */
+            for (int64_t m = 0; m < whole; ++m) {
+                of[2 * m] = a0[m] + b;
+                of[2 * m + 1] = a1[m] + b;
+            }
+            if (whole < m1 - m0) of[2 * whole] = a0[whole] + b;
         } else if (nw == sw) {  /* every W residue: write the row contiguously, interleaving */
             const float *a = (const float *)acc;
             float *of = (float *)orow;

@@ -33,9 +33,9 @@ typedef struct {
                        const convt_workspace *ws
 
 /* The shared packing, epilogue and direct-kernel code, compiled for one tier: functions
- * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32AXPY its float axpy
- * (direct.h: convt_f32_axpy_impl, or convt_f32_axpy_fma_impl with FMA). */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32AXPY, F32AXPY4, S32AXPY4)          \
+ * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32TERMS its float term
+ * flush and S32AXPY4 its four-term int8 axpy (direct.h). */
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32TERMS, S32AXPY4)                    \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
@@ -44,17 +44,14 @@ typedef struct {
     { convt_epilogue_f32_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws); }            \
     static TARGET void convt_epilogue_q8_##SFX(CONVT_EPI_ARGS)                                 \
     { convt_epilogue_q8_impl(G, P0, nph, co_first, rows, ncol, nsl, E, out, ws, REQUANT16); }  \
-    static TARGET void convt_f32_axpy_##SFX(float *CONVT_RESTRICT acc,                         \
-                                            const float *CONVT_RESTRICT x, float w, int64_t n) \
-    { F32AXPY(acc, x, w, n); }                                                                 \
     static TARGET void convt_s32_axpy_##SFX(int32_t *CONVT_RESTRICT acc,                       \
                                             const uint8_t *CONVT_RESTRICT x, int32_t zx,       \
                                             int32_t w, int64_t n)                              \
     { convt_s32_axpy_impl(acc, x, zx, w, n); }                                                 \
-    static TARGET void convt_f32_axpy4_##SFX(float *CONVT_RESTRICT acc,                        \
-                                             const float *const *x, const float *w,            \
-                                             int64_t n)                                        \
-    { F32AXPY4(acc, x, w, n); }                                                                \
+    static TARGET void convt_f32_terms_##SFX(float *acc, const convt_direct_terms *T,          \
+                                             int64_t m0, int64_t n, int init, int finish,      \
+                                             float b)                                          \
+    { F32TERMS(acc, T, m0, n, init, finish, b); }                                              \
     /* not inlined: inside the direct task GCC loses the pointers' restrict and leaves the   \
      * loop scalar */                                                                          \
     static CONVT_NOINLINE TARGET void convt_s32_axpy4_##SFX(int32_t *CONVT_RESTRICT acc,       \
@@ -69,12 +66,12 @@ typedef struct {
     {                                                                                          \
         if (q8)                                                                                \
             convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
-                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX,                 \
-                                   convt_f32_axpy4_##SFX, convt_s32_axpy4_##SFX, REQUANT16);   \
+                                   convt_s32_axpy_##SFX, convt_f32_terms_##SFX,                \
+                                   convt_s32_axpy4_##SFX, REQUANT16);                          \
         else                                                                                   \
             convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
-                                   convt_f32_axpy_##SFX, convt_s32_axpy_##SFX,                 \
-                                   convt_f32_axpy4_##SFX, convt_s32_axpy4_##SFX, REQUANT16);   \
+                                   convt_s32_axpy_##SFX, convt_f32_terms_##SFX,                \
+                                   convt_s32_axpy4_##SFX, REQUANT16);                          \
     }
 
 #define CONVT_INSTANTIATE_U8X4(SFX, TARGET)                                                    \
