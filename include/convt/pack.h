@@ -33,13 +33,63 @@ static CONVT_ALWAYS_INLINE void convt_panel_segments(convt_workspace *ws, const 
     }
 }
 
+/* A float sliver of runs: dst[rj[r] + i] = xc[rs[r] + i] for i < rn[r], zeros between. */
+typedef void (*convt_f32_runs_fn)(float *dst, const float *xc, const unsigned char *rj,
+                                  const unsigned char *rn, const int64_t *rs, int nrun);
+
+static CONVT_ALWAYS_INLINE void convt_f32_runs_impl(float *dst, const float *xc,
+                                                    const unsigned char *rj,
+                                                    const unsigned char *rn, const int64_t *rs,
+                                                    int nrun)
+{
+    memset(dst, 0, CONVT_NR * sizeof(float));
+    for (int r = 0; r < nrun; ++r) memcpy(dst + rj[r], xc + rs[r], rn[r] * sizeof(float));
+}
+
+#if CONVT_HAVE_X86_KERNELS
+/* Each run two masked loads (vmaskmovps: masked-off lanes read nothing and give +0.0, so the
+ * runs, which never overlap, combine by OR). */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX2 void
+convt_f32_runs_avx2_impl(float *dst, const float *xc, const unsigned char *rj,
+                         const unsigned char *rn, const int64_t *rs, int nrun)
+{
+    const __m256i i0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i i1 = _mm256_add_epi32(i0, _mm256_set1_epi32(8));
+    __m256 v0 = _mm256_setzero_ps(), v1 = _mm256_setzero_ps();
+    for (int r = 0; r < nrun; ++r) {
+        const __m256i lo = _mm256_set1_epi32(rj[r]), hi = _mm256_set1_epi32(rj[r] + rn[r]);
+        const __m256i m0 = _mm256_andnot_si256(_mm256_cmpgt_epi32(lo, i0), _mm256_cmpgt_epi32(hi, i0));
+        const __m256i m1 = _mm256_andnot_si256(_mm256_cmpgt_epi32(lo, i1), _mm256_cmpgt_epi32(hi, i1));
+        const float *win = xc + (rs[r] - rj[r]);
+        v0 = _mm256_or_ps(v0, _mm256_maskload_ps(win, m0));
+        v1 = _mm256_or_ps(v1, _mm256_maskload_ps(win + 8, m1));
+    }
+    _mm256_storeu_ps(dst, v0);
+    _mm256_storeu_ps(dst + 8, v1);
+}
+
+/* Each run one masked load into the sliver's register (masked-off lanes read nothing, so a
+ * run's window may reach past the buffer). */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
+convt_f32_runs_avx512_impl(float *dst, const float *xc, const unsigned char *rj,
+                           const unsigned char *rn, const int64_t *rs, int nrun)
+{
+    __m512 v = _mm512_setzero_ps();
+    for (int r = 0; r < nrun; ++r)
+        v = _mm512_mask_loadu_ps(v, (__mmask16)(((1u << rn[r]) - 1) << rj[r]),
+                                 xc + (rs[r] - rj[r]));
+    _mm512_storeu_ps(dst, v);
+}
+#endif
+
 /* How many channels ahead the float packer prefetches. */
 #define CONVT_PACK_PF 4
 
 /* Pack phase P's whole input panel B[(t, ci), column] once: every channel block reuses it. */
 static CONVT_ALWAYS_INLINE void
 convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv, int64_t ncol,
-                      int64_t nsl, void *pv, convt_workspace *ws, const convt_epi *E)
+                      int64_t nsl, void *pv, convt_workspace *ws, const convt_epi *E,
+                      convt_f32_runs_fn f32_runs)
 {
     const float *xg = (const float *)xv;
     float *panel = (float *)pv;
@@ -93,14 +143,9 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                     for (int j = lo; j < hi; ++j) dst[j] = src[j];
                     for (int j = hi; j < CONVT_NR; ++j) dst[j] = 0.0f;
                     break;
-                default: {  /* runs of consecutive inputs (short rows), zeros between */
-                    const float *xc = xg + ci * isz;
-                    const unsigned char *rj = ws->run_j + s * CONVT_NR, *rn = ws->run_n + s * CONVT_NR;
-                    const int64_t *rs = ws->run_src + s * CONVT_NR;
-                    memset(dst, 0, CONVT_NR * sizeof(float));
-                    for (int r = 0; r < ws->nrun[s]; ++r)
-                        memcpy(dst + rj[r], xc + rs[r], rn[r] * sizeof(float));
-                }
+                default:  /* runs of consecutive inputs (short rows), zeros between */
+                    f32_runs(dst, xg + ci * isz, ws->run_j + s * CONVT_NR,
+                             ws->run_n + s * CONVT_NR, ws->run_src + s * CONVT_NR, ws->nrun[s]);
                 }
             }
         }

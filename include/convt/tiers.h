@@ -33,11 +33,12 @@ typedef struct {
                        const convt_workspace *ws
 
 /* The shared packing, epilogue and direct-kernel code, compiled for one tier: functions
- * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32TERMS its float term
- * flush and S32AXPY4 its four-term int8 axpy (direct.h). */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32TERMS, S32AXPY4)                    \
+ * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32RUNS its float sliver of
+ * runs (pack.h), F32TERMS its float term flush and S32AXPY4 its four-term int8 axpy
+ * (direct.h). */
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32RUNS, F32TERMS, S32AXPY4)           \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
-    { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
+    { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E, F32RUNS); }                      \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_s16_impl(G, P, xg, ncol, nsl, panel, ws, E); }                               \
     static TARGET void convt_epilogue_f32_##SFX(CONVT_EPI_ARGS)                                \
