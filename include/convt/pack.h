@@ -95,6 +95,7 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
     float *panel = (float *)pv;
     const int64_t cig = G->cig, isz = G->in_size;
     const int64_t bstride = convt_bsliver_stride(P->ntaps * cig, 1);
+    const int in_place = (isz * 4) % 1024 != 0;
     (void)E;
 #if CONVT_HAVE_X86_KERNELS
     const __m128i four = _mm_set1_epi32(4);
@@ -105,6 +106,15 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
         convt_tap_offsets(G, P, t, ncol, nsl, ws);
         convt_panel_segments(ws, P, t, nsl, panel, bstride * 4, cig * CONVT_NR * 4, CONVT_NR * 4,
                              cig);
+        /* A sliver whose 16 inputs are consecutive in every channel is read in place: its
+         * rows are the input rows themselves, a channel plane apart (nothing to copy) --
+         * unless planes a multiple of 1 KiB apart would crowd its rows into few cache sets. */
+        for (int64_t s = 0; in_place && s < nsl; ++s)
+            if (ws->kind[s] == CONVT_SL_FULL) {
+                convt_bseg *sg = ws->seg_out + s * P->ntaps + t;
+                sg->b = xg + ws->base[s];
+                sg->ld = isz * 4;
+            }
         for (int64_t ci = 0; ci < cig; ++ci) {
             for (int64_t s = 0; s < nsl; ++s) {
                 float *dst = panel + s * bstride + (t * cig + ci) * CONVT_NR;
@@ -112,6 +122,7 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                 const int lo = ws->lo[s], hi = ws->hi[s];
                 switch (ws->kind[s]) {
                 case CONVT_SL_FULL:
+                    if (in_place) break;
                     memcpy(dst, src, CONVT_NR * sizeof(float));
 #if defined(__GNUC__)
                     /* the same columns PF channels on: channels are far apart (a plane each),
