@@ -310,6 +310,12 @@ def make_schedule(phases: Phases, batch: int, groups: int, cig: int, cog: int,
     if nblocks < MIN_TASKS:
         want = -(-groups * int(ncols.sum()) * n_co // MIN_TASKS)
         nc = max(NC_SPLIT_MIN, -(-want // NR) * NR) if want < nc else nc
+    # A few blocks over the threads: as many as a multiple of MIN_TASKS (13 blocks on 2
+    # threads leave one idle for a twelfth of the time; 16 smaller ones balance).
+    nblocks = groups * sum(-(-int(n) // nc) for n in ncols) * n_co
+    if nblocks < 4 * MIN_TASKS and nblocks % MIN_TASKS:
+        nc_even = _ceil_to(math.ceil(nc * nblocks / _ceil_to(nblocks, MIN_TASKS)), NR)
+        nc = max(min(nc, NC_SPLIT_MIN), nc_even)
     col_blocks = [np.asarray(_even_blocks(int(n), nc, NR), dtype=np.int64) for n in ncols]
     nph = nw
     col_tasks = groups * sum(len(b) for b in col_blocks)
