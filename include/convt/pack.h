@@ -97,9 +97,6 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
     const int64_t bstride = convt_bsliver_stride(P->ntaps * cig, 1);
     const int in_place = (isz * 4) % 1024 != 0;
     (void)E;
-#if CONVT_HAVE_X86_KERNELS
-    const __m128i four = _mm_set1_epi32(4);
-#endif
     /* Channels outer, slivers inner: a channel row is read front to back (prefetcher-friendly;
      * rows of different channels are often a multiple of 4 KiB apart). */
     for (int64_t t = 0; t < P->ntaps; ++t) {
@@ -136,24 +133,12 @@ convt_pack_b_f32_impl(const convt_geom *G, const convt_phase *P, const void *xv,
                 case CONVT_SL_ZERO:
                     memset(dst, 0, CONVT_NR * sizeof(float));
                     break;
-                case CONVT_SL_SPAN:
-#if CONVT_HAVE_X86_KERNELS
-                    /* a 16-float window inside the input buffer: load and mask (SSE2) */
-                    if ((const void *)src >= ws->x_lo && (const void *)(src + CONVT_NR) <= ws->x_hi) {
-                        const __m128i vlo = _mm_set1_epi32(lo), vhi = _mm_set1_epi32(hi);
-                        __m128i id = _mm_setr_epi32(0, 1, 2, 3);
-                        for (int q = 0; q < 4; ++q, id = _mm_add_epi32(id, four)) {
-                            const __m128 m = _mm_castsi128_ps(_mm_andnot_si128(
-                                _mm_cmplt_epi32(id, vlo), _mm_cmplt_epi32(id, vhi)));
-                            _mm_storeu_ps(dst + 4 * q, _mm_and_ps(m, _mm_loadu_ps(src + 4 * q)));
-                        }
-                        break;
-                    }
-#endif
-                    for (int j = 0; j < lo; ++j) dst[j] = 0.0f;
-                    for (int j = lo; j < hi; ++j) dst[j] = src[j];
-                    for (int j = hi; j < CONVT_NR; ++j) dst[j] = 0.0f;
+                case CONVT_SL_SPAN: {  /* one run: inputs lo .. hi-1 of the window */
+                    const unsigned char rj = (unsigned char)lo, rn = (unsigned char)(hi - lo);
+                    const int64_t rs = lo;
+                    f32_runs(dst, src, &rj, &rn, &rs, 1);
                     break;
+                }
                 default:  /* runs of consecutive inputs (short rows), zeros between */
                     f32_runs(dst, xg + ci * isz, ws->run_j + s * CONVT_NR,
                              ws->run_n + s * CONVT_NR, ws->run_src + s * CONVT_NR, ws->nrun[s]);
