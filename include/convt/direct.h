@@ -49,6 +49,13 @@ typedef void (*convt_f32_axpyk_fn)(float *acc, const float *const *x, const floa
  * tier's. */
 typedef void (*convt_f32_terms_fn)(float *acc, const convt_direct_terms *T, int64_t m0,
                                    int64_t n, int init, int finish, float b);
+/* Two output rows of one kept term list, from 0: acc0 with T's terms, acc1 with the same terms
+ * `step` input elements on (the next row), where row 1's term i - c reads what row 0's term i
+ * does (c = the terms of one kernel row for a stencil: the loads are shared).  Each row's
+ * sums are those of f32_terms with init.  NULL in a tier: f32_terms twice. */
+typedef void (*convt_f32_terms2_fn)(float *acc0, float *acc1, const convt_direct_terms *T,
+                                    int64_t step, int c, int64_t m0, int64_t n, int finish,
+                                    float b);
 /* Four at once, int8 (the sum is exact, so grouping never changes it). */
 typedef void (*convt_s32_axpy4_fn)(int32_t *acc, const uint8_t *const *x, int32_t zx,
                                    const int32_t *w, int64_t n);
@@ -135,53 +142,72 @@ static CONVT_ALWAYS_INLINE __mmask16 convt_lanes16(int64_t lo, int64_t hi)
     return (__mmask16)(h & ~l);
 }
 
-/* NV whole vectors at acc + p where every term is valid (inside convt_f32_terms_avx512_impl;
- * the accumulators stay in registers when the loops over them unroll). */
-#define CONVT_F32_TERMS_BLOCK(NV)                                                              \
+/* NV whole vectors at p of R rows (1 or 2) where every term is valid, their sums in
+ * registers (inside convt_f32_fast_avx512; the loops over them unroll).  Row 1 has row 0's
+ * terms with the input `step` elements on; where its term i - c reads what row 0's term i
+ * reads (the next output row of a stencil, c taps later), one load serves both. */
+#define CONVT_F32_FAST_BLOCK(NV)                                                               \
     do {                                                                                       \
-        __m512 r[NV];                                                                          \
-        for (int j = 0; j < NV; ++j)                                                           \
-            r[j] = init ? _mm512_setzero_ps() : _mm512_loadu_ps(a + 16 * j);                   \
-        for (int k = 0; k < K; ++k) {                                                          \
-            const __m512 wk = _mm512_set1_ps(T->wf[k]);                                        \
-            const float *xk = (const float *)T->x[k] + m0 + p;                                 \
-            for (int j = 0; j < NV; ++j)                                                       \
-                r[j] = _mm512_fmadd_ps(wk, _mm512_loadu_ps(xk + 16 * j), r[j]);                \
+        __m512 r0[NV], r1[NV];                                                                 \
+        for (int j = 0; j < NV; ++j) {                                                         \
+            r0[j] = init ? _mm512_setzero_ps() : _mm512_loadu_ps(acc0 + p + 16 * j);           \
+            if (R == 2) r1[j] = _mm512_setzero_ps();                                           \
         }                                                                                      \
-        for (int j = 0; j < NV; ++j)                                                           \
-            _mm512_storeu_ps(a + 16 * j, finish ? _mm512_add_ps(r[j], bv) : r[j]);             \
+        for (int i = 0; i < K + (R == 2 ? c : 0); ++i) {                                       \
+            const float *xi = i < K ? (const float *)T->x[i] + m0 + p                          \
+                                    : (const float *)T->x[i - c] + step + m0 + p;              \
+            __m512 v[NV];                                                                      \
+            for (int j = 0; j < NV; ++j) v[j] = _mm512_loadu_ps(xi + 16 * j);                  \
+            if (i < K) {                                                                       \
+                const __m512 wi = _mm512_set1_ps(T->wf[i]);                                    \
+                for (int j = 0; j < NV; ++j) r0[j] = _mm512_fmadd_ps(wi, v[j], r0[j]);         \
+            }                                                                                  \
+            if (R == 2 && i >= c) {                                                            \
+                const __m512 wi = _mm512_set1_ps(T->wf[i - c]);                                \
+                for (int j = 0; j < NV; ++j) r1[j] = _mm512_fmadd_ps(wi, v[j], r1[j]);         \
+            }                                                                                  \
+        }                                                                                      \
+        for (int j = 0; j < NV; ++j) {                                                         \
+            _mm512_storeu_ps(acc0 + p + 16 * j, finish ? _mm512_add_ps(r0[j], bv) : r0[j]);    \
+            if (R == 2)                                                                        \
+                _mm512_storeu_ps(acc1 + p + 16 * j, finish ? _mm512_add_ps(r1[j], bv) : r1[j]); \
+        }                                                                                      \
     } while (0)
 
-/* Every term over its range, the sums of up to 64 positions in registers.  Where a vector is
- * not inside every term's range, each term's lanes outside it are masked off: they keep
- * their sum (not even a 0 is added, whose sign or a non-finite weight could change it). */
+/* The whole vectors [hs, fe) of R rows (see CONVT_F32_FAST_BLOCK; row 1 always starts from
+ * 0), 64, 32 or 16 positions at a time. */
 static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
-convt_f32_terms_avx512_impl(float *CONVT_RESTRICT acc, const convt_direct_terms *T, int64_t m0,
-                            int64_t n, int init, int finish, float b)
+convt_f32_fast_avx512(const int R, float *CONVT_RESTRICT acc0, float *CONVT_RESTRICT acc1,
+                      const convt_direct_terms *T, int64_t m0, int64_t hs, int64_t fe, int c,
+                      int64_t step, int init, int finish, __m512 bv)
 {
     const int K = T->n;
-    const __m512 bv = _mm512_set1_ps(b);
-    const int64_t L = T->L - m0, H = T->H - m0;
-    /* [hs, fe): whole vectors with every term valid, from the first multiple of 16 at or
-     * after L; the rest, before and after, one vector at a time under masks */
-    const int64_t hs = L <= 0 ? 0 : (L + 15) / 16 * 16 < n ? (L + 15) / 16 * 16 : n;
-    const int64_t fe = H > hs ? hs + (H - hs) / 16 * 16 : hs;
     for (int64_t p = hs; p < fe;) {
-        float *a = acc + p;
         if (fe - p >= 64) {
-            CONVT_F32_TERMS_BLOCK(4);
+            CONVT_F32_FAST_BLOCK(4);
             p += 64;
         } else if (fe - p >= 32) {
-            CONVT_F32_TERMS_BLOCK(2);
+            CONVT_F32_FAST_BLOCK(2);
             p += 32;
         } else {
-            CONVT_F32_TERMS_BLOCK(1);
+            CONVT_F32_FAST_BLOCK(1);
             p += 16;
         }
     }
-    /* the masked vectors, two at a time: the head's and the tail's sums are two independent
-     * chains of K dependent FMAs.  A masked vector at p ends at end(p), the next one starts at
-     * next(p); -1: none. */
+}
+#undef CONVT_F32_FAST_BLOCK
+
+/* The rest of a row: the vectors before hs and from fe on, each term's lanes outside its
+ * range masked off (they keep their sum: not even a 0 is added, whose sign or a non-finite
+ * weight could change it); the input xs elements on from T's.  Two vectors at a time: the
+ * head's and the tail's sums are two independent chains of K dependent FMAs. */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
+convt_f32_masked_avx512(float *CONVT_RESTRICT acc, const convt_direct_terms *T, int64_t m0,
+                        int64_t n, int64_t hs, int64_t fe, int64_t xs, int init, int finish,
+                        __m512 bv)
+{
+    const int K = T->n;
+    /* a masked vector at p ends at end(p), the next one starts at next(p); -1: none */
 #define CONVT_MV_END(p) ((p) < hs ? ((p) + 16 < hs ? (p) + 16 : hs) : ((p) + 16 < n ? (p) + 16 : n))
 #define CONVT_MV_NEXT(p) ((p) < 0 ? -1 : CONVT_MV_END(p) < hs ? CONVT_MV_END(p)                     \
                           : (p) < hs ? (fe < n ? fe : -1) : CONVT_MV_END(p) < n ? CONVT_MV_END(p) : -1)
@@ -196,7 +222,7 @@ convt_f32_terms_avx512_impl(float *CONVT_RESTRICT acc, const convt_direct_terms 
         for (int k = 0; k < K; ++k) {
             const int64_t l = T->lo[k] - m0, h = T->hi[k] - m0;
             const __m512 wk = _mm512_set1_ps(T->wf[k]);
-            const float *xk = (const float *)T->x[k] + m0;
+            const float *xk = (const float *)T->x[k] + m0 + xs;
             const __mmask16 ma = l <= pa && h >= pa + ea ? alla
                                  : alla & convt_lanes16(l - pa, h - pa);
             const __mmask16 mb = l <= qb && h >= qb + eb ? allb
@@ -211,6 +237,38 @@ convt_f32_terms_avx512_impl(float *CONVT_RESTRICT acc, const convt_direct_terms 
 #undef CONVT_MV_END
 #undef CONVT_MV_NEXT
 }
+
+/* [hs, fe): the whole vectors with every term valid, from the first multiple of 16 at or
+ * after the common range's start. */
+#define CONVT_F32_FAST_RANGE(T, m0, n)                                                          \
+    const int64_t L = (T)->L - (m0), H = (T)->H - (m0);                                        \
+    const int64_t hs = L <= 0 ? 0 : (L + 15) / 16 * 16 < (n) ? (L + 15) / 16 * 16 : (n);       \
+    const int64_t fe = H > hs ? hs + (H - hs) / 16 * 16 : hs
+
+/* Every term over its range, the sums of up to 64 positions in registers. */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
+convt_f32_terms_avx512_impl(float *CONVT_RESTRICT acc, const convt_direct_terms *T, int64_t m0,
+                            int64_t n, int init, int finish, float b)
+{
+    const __m512 bv = _mm512_set1_ps(b);
+    CONVT_F32_FAST_RANGE(T, m0, n);
+    convt_f32_fast_avx512(1, acc, NULL, T, m0, hs, fe, 0, 0, init, finish, bv);
+    convt_f32_masked_avx512(acc, T, m0, n, hs, fe, 0, init, finish, bv);
+}
+
+/* Two rows from 0: acc0 with T's terms, acc1 with the same terms `step` input elements on,
+ * whose term i - c reads row 0's term i (see convt_f32_terms2_fn). */
+static CONVT_ALWAYS_INLINE CONVT_TARGET_AVX512 void
+convt_f32_terms2_avx512_impl(float *acc0, float *acc1, const convt_direct_terms *T,
+                             int64_t step, int c, int64_t m0, int64_t n, int finish, float b)
+{
+    const __m512 bv = _mm512_set1_ps(b);
+    CONVT_F32_FAST_RANGE(T, m0, n);
+    convt_f32_fast_avx512(2, acc0, acc1, T, m0, hs, fe, c, step, 1, finish, bv);
+    convt_f32_masked_avx512(acc0, T, m0, n, hs, fe, 0, 1, finish, bv);
+    convt_f32_masked_avx512(acc1, T, m0, n, hs, fe, step, 1, finish, bv);
+}
+#undef CONVT_F32_FAST_RANGE
 #endif
 
 /* acc[i] += w * (x[i] - zx), wrapping like every int32 accumulator (unsigned arithmetic);
@@ -342,6 +400,18 @@ convt_f32_terms_fma_impl(float *acc, const convt_direct_terms *T, int64_t m0, in
 }
 #endif
 
+/* The least c with T's term i + c reading `step` elements after term i for every i (the
+ * next output row's term i reads what this row's term i + c does); T->n when there is none. */
+static int convt_next_row_shift(const convt_direct_terms *T, int64_t step)
+{
+    for (int c = 1; c < T->n; ++c) {
+        int k = 0;
+        while (k + c < T->n && (const float *)T->x[k + c] == (const float *)T->x[k] + step) ++k;
+        if (k + c == T->n) return c;
+    }
+    return T->n;
+}
+
 static CONVT_ALWAYS_INLINE void
 convt_direct_flush(const int q8, convt_direct_terms *T, char *acc, int64_t m0, int64_t n,
                    int init, int finish, float b, int32_t zx, convt_s32_axpy_fn s32_axpy,
@@ -400,7 +470,8 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                        const void *w, int64_t ksize, const void *x, const convt_epi *E,
                        void *out, const int64_t *task, void *acc, int64_t mtile,
                        convt_s32_axpy_fn s32_axpy, convt_f32_terms_fn f32_terms,
-                       convt_s32_axpy4_fn s32_axpy4, convt_requant16_fn requant16)
+                       convt_f32_terms2_fn f32_terms2, convt_s32_axpy4_fn s32_axpy4,
+                       convt_requant16_fn requant16)
 {
     const int64_t n = task[CONVT_D_N], co = task[CONVT_D_CO];
     const convt_phase *P0 = phases + task[CONVT_D_PHASE];
@@ -420,6 +491,7 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
      * along H, whenever its taps are all valid too (then only their pointers move). */
     convt_direct_terms kept[CONVT_DIRECT_KEEP];
     int64_t kept_row[CONVT_DIRECT_KEEP], hmax[CONVT_DIRECT_KEEP];
+    int kept_c[CONVT_DIRECT_KEEP];
     const int keep = !q8 && nw <= CONVT_DIRECT_KEEP;
     for (int64_t i = 0; keep && i < nw; ++i) {
         /* -1: never (more terms than one flush takes); -2: nothing kept yet */
@@ -444,9 +516,25 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
             if (keep && kept_row[i] >= 0 && kept_row[i] == row - 1 && mh > 0 &&
                 mh * ish + hmax[i] < IH) {
                 convt_direct_terms *K = &kept[i];
-                for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + ish * IW;
-                f32_terms((float *)a, K, m0, mend - m0, 1, in_place, b);
+                const int64_t step = ish * IW;
+                for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + step;
                 kept_row[i] = row;
+                /* the next row too, in place, when it is this task's and its taps are valid */
+                if (in_place && nw == 1 && row + 1 < task[CONVT_D_ROW1] && mh + 1 < Mh &&
+                    (mh + 1) * ish + hmax[i] < IH) {
+                    float *a1 = (float *)(orow + sh * OW * 4) + m0;
+                    if (f32_terms2) {
+                        f32_terms2((float *)a, a1, K, step, kept_c[i], m0, mend - m0, 1, b);
+                        for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + step;
+                    } else {
+                        f32_terms((float *)a, K, m0, mend - m0, 1, 1, b);
+                        for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + step;
+                        f32_terms(a1, K, m0, mend - m0, 1, 1, b);
+                    }
+                    kept_row[i] = ++row;
+                    continue;
+                }
+                f32_terms((float *)a, K, m0, mend - m0, 1, in_place, b);
                 continue;
             }
             convt_direct_terms T;
@@ -487,8 +575,10 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                     T.H = k == 0 || hi < T.H ? hi : T.H;
                 }
             }
-            if (keep && kept_row[i] != -1 && valid == P->ntaps)
+            if (keep && kept_row[i] != -1 && valid == P->ntaps) {
                 kept[i] = T, kept_row[i] = row;
+                kept_c[i] = convt_next_row_shift(&T, ish * IW);
+            }
             if (T.n || (!q8 && !flushed))  /* float: a row without terms is 0 */
                 convt_direct_flush(q8, &T, a, m0, mend - m0, !flushed, in_place, b, E->zx,
                                    s32_axpy, f32_terms, s32_axpy4);

@@ -34,9 +34,9 @@ typedef struct {
 
 /* The shared packing, epilogue and direct-kernel code, compiled for one tier: functions
  * NAME_SFX; REQUANT16 is the tier's convt_requant16 (requant.h), F32RUNS its float sliver of
- * runs (pack.h), F32TERMS its float term flush and S32AXPY4 its four-term int8 axpy
- * (direct.h). */
-#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32RUNS, F32TERMS, S32AXPY4)           \
+ * runs (pack.h), F32TERMS its float term flush, F32TERMS2 its two-row one (a function, or
+ * NULL) and S32AXPY4 its four-term int8 axpy (direct.h). */
+#define CONVT_INSTANTIATE_SHARED(SFX, TARGET, REQUANT16, F32RUNS, F32TERMS, F32TERMS2, S32AXPY4) \
     static TARGET void convt_pack_b_f32_##SFX(CONVT_PACK_ARGS)                                 \
     { convt_pack_b_f32_impl(G, P, xg, ncol, nsl, panel, ws, E, F32RUNS); }                      \
     static TARGET void convt_pack_b_s16_##SFX(CONVT_PACK_ARGS)                                 \
@@ -67,11 +67,11 @@ typedef struct {
     {                                                                                          \
         if (q8)                                                                                \
             convt_direct_task_impl(1, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
-                                   convt_s32_axpy_##SFX, convt_f32_terms_##SFX,                \
+                                   convt_s32_axpy_##SFX, convt_f32_terms_##SFX, F32TERMS2,     \
                                    convt_s32_axpy4_##SFX, REQUANT16);                          \
         else                                                                                   \
             convt_direct_task_impl(0, G, phases, w, ksize, x, E, out, task, acc, mtile,        \
-                                   convt_s32_axpy_##SFX, convt_f32_terms_##SFX,                \
+                                   convt_s32_axpy_##SFX, convt_f32_terms_##SFX, F32TERMS2,     \
                                    convt_s32_axpy4_##SFX, REQUANT16);                          \
     }
 

@@ -4,9 +4,17 @@
 #include "../kernels/f32-gemm-12x16-avx512.h"
 #include "../kernels/f32-gemm-8x16-avx512.h"
 
+static CONVT_TARGET_AVX512 void convt_f32_terms2_avx512(float *acc0, float *acc1,
+                                                        const convt_direct_terms *T,
+                                                        int64_t step, int c, int64_t m0,
+                                                        int64_t n, int finish, float b)
+{
+    convt_f32_terms2_avx512_impl(acc0, acc1, T, step, c, m0, n, finish, b);
+}
+
 CONVT_INSTANTIATE_SHARED(avx512, CONVT_TARGET_AVX512, convt_requant16_avx512,
                          convt_f32_runs_avx512_impl, convt_f32_terms_avx512_impl,
-                         convt_s32_axpy4_avx2_impl)
+                         convt_f32_terms2_avx512, convt_s32_axpy4_avx2_impl)
 
 static const convt_gemm_kernel convt_f32_gemm_avx512 =
     CONVT_F32_VARIANT("f32-gemm-12x16-avx512", 12, convt_f32_gemm_12x16_avx512, avx512);
