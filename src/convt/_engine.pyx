@@ -228,6 +228,22 @@ cdef _PhaseTable _phase_table(object ph, object mcount, int64_t ckr, int64_t cog
     return tab
 
 
+# Phases and schedules depend on shapes only: shared by every packed weight (the functional
+# API packs its weight per call, and should not plan again for shapes it has seen).
+_PHASES = {}
+_SCHEDULES = {}
+_CACHE_MAX = 256
+
+
+def _cached(cache, key, make):
+    hit = cache.get(key)
+    if hit is None:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        hit = cache[key] = make()
+    return hit
+
+
 class _PackedBase:
     """Geometry, phases, kernel variant and cached schedules of packed weights."""
 
@@ -242,8 +258,10 @@ class _PackedBase:
         self.cog = cog
         self.ksize = int(np.prod(self.kernel))
         # The weight is in the transposed layout (cin, cog, *k) for both directions.
-        self.phases = (make_forward_phases if forward else make_phases)(
-            self.kernel, self.stride, self.padding, self.dilation)
+        self._phase_key = (bool(forward), self.kernel, self.stride, self.padding, self.dilation)
+        self.phases = _cached(_PHASES, self._phase_key, lambda: (
+            make_forward_phases if forward else make_phases)(
+                self.kernel, self.stride, self.padding, self.dilation))
         # Few output channels per group: the direct kernel reads the weights as they are.
         self.direct = self.cog <= DIRECT_MAX_COG
         self.tier = _tier
@@ -253,7 +271,6 @@ class _PackedBase:
         self.tile = (v.mr, v.kr, v.b_size)
         self.ckr = -(-self.cig // v.kr) * v.kr
         self.a_group_stride = 0
-        self._schedules = {}
 
     def _pack(self, weight, zero_points=None):
         """Pack ``weight`` into the variant's tiles (and the weight sums of raw-activation
@@ -286,19 +303,19 @@ class _PackedBase:
     def schedule(self, batch, in_shape, out_shape):
         """(Schedule, phase table) for this batch, input and output shape, cached: a layer
         called repeatedly on the same shapes plans once."""
-        key = (int(batch), tuple(in_shape), tuple(out_shape))
-        hit = self._schedules.get(key)
-        if hit is None:
-            make = make_direct_schedule if self.direct else make_schedule
-            sched = make(self.phases, key[0], self.groups, self.cig, self.cog, key[2],
+        batch, in_shape, out_shape = int(batch), tuple(in_shape), tuple(out_shape)
+
+        def make():
+            plan = make_direct_schedule if self.direct else make_schedule
+            sched = plan(self.phases, batch, self.groups, self.cig, self.cog, out_shape,
                          self.tile)
-            hit = (sched, _phase_table(self.phases, sched.mcount, self.ckr, self.cog,
-                                       self.tile[0], getattr(sched, "wcols", None),
-                                       key[1][2]))
-            if len(self._schedules) >= 16:
-                self._schedules.clear()
-            self._schedules[key] = hit
-        return hit
+            return (sched, _phase_table(self.phases, sched.mcount, self.ckr, self.cog,
+                                        self.tile[0], getattr(sched, "wcols", None),
+                                        in_shape[2]))
+
+        return _cached(_SCHEDULES, self._phase_key + (
+            self.direct, self.groups, self.cig, self.cog, self.ckr, self.tile, batch, in_shape,
+            out_shape), make)
 
 
 class PackedWeight(_PackedBase):
