@@ -94,6 +94,58 @@ static inline __m512 convt_simde_fmadd_ps512(__m512 a, __m512 b, __m512 c)
 #define _mm_fmadd_ss convt_simde_fmadd_ss
 #define _mm256_fmadd_ps convt_simde_fmadd_ps256
 #define _mm512_fmadd_ps convt_simde_fmadd_ps512
+/* Masked loads and stores element by element: SIMDe's vmaskmovps reads every lane and 0.7.4
+ * lacks the AVX-512 ones, but the kernels rely on masked-off lanes not being read (a run's
+ * window may start before the input buffer); the masked FMA rounds once, as the instruction. */
+#ifndef __mmask16
+#define __mmask16 simde__mmask16
+#endif
+static inline __m512 convt_simde_mask_loadu_ps(__m512 src, __mmask16 k, const void *p)
+{
+    float f[16];
+    const float *s = (const float *)p;
+    _mm512_storeu_ps(f, src);
+    for (int i = 0; i < 16; ++i)
+        if ((k >> i) & 1) f[i] = s[i];
+    return _mm512_loadu_ps(f);
+}
+static inline __m512 convt_simde_maskz_loadu_ps(__mmask16 k, const void *p)
+{
+    return convt_simde_mask_loadu_ps(_mm512_setzero_ps(), k, p);
+}
+static inline void convt_simde_mask_storeu_ps(void *p, __mmask16 k, __m512 a)
+{
+    float f[16], *d = (float *)p;
+    _mm512_storeu_ps(f, a);
+    for (int i = 0; i < 16; ++i)
+        if ((k >> i) & 1) d[i] = f[i];
+}
+static inline __m512 convt_simde_mask3_fmadd_ps(__m512 a, __m512 b, __m512 c, __mmask16 k)
+{
+    float x[16], y[16], z[16];
+    _mm512_storeu_ps(x, a); _mm512_storeu_ps(y, b); _mm512_storeu_ps(z, c);
+    for (int i = 0; i < 16; ++i)
+        if ((k >> i) & 1) z[i] = fmaf(x[i], y[i], z[i]);
+    return _mm512_loadu_ps(z);
+}
+static inline __m256 convt_simde_maskload_ps(const float *p, __m256i m)
+{
+    int32_t b[8];
+    float f[8];
+    _mm256_storeu_si256((__m256i *)b, m);
+    for (int i = 0; i < 8; ++i) f[i] = b[i] < 0 ? p[i] : 0.0f;
+    return _mm256_loadu_ps(f);
+}
+#undef _mm512_mask_loadu_ps
+#undef _mm512_maskz_loadu_ps
+#undef _mm512_mask_storeu_ps
+#undef _mm512_mask3_fmadd_ps
+#undef _mm256_maskload_ps
+#define _mm512_mask_loadu_ps convt_simde_mask_loadu_ps
+#define _mm512_maskz_loadu_ps convt_simde_maskz_loadu_ps
+#define _mm512_mask_storeu_ps convt_simde_mask_storeu_ps
+#define _mm512_mask3_fmadd_ps convt_simde_mask3_fmadd_ps
+#define _mm256_maskload_ps convt_simde_maskload_ps
 #ifndef _mm512_cvtusepi32_epi8
 static inline __m128i convt_simde_cvtusepi32_epi8(__m512i a)
 {
