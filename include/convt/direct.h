@@ -3,9 +3,14 @@
  *
  * Same phase decomposition as the GEMM path (geom.h), both directions: for one output row
  * (n, co, od, oh) and each W phase rw, acc[mw] = sum over taps t of the phase and input
- * channels ci of w * x[.., mw + delta_w] (a vectorised axpy along W: float, or exact int32 of (x - zx) with
- * the int16 weight w - zw), then the W phase rows are written into the output row with the
- * bias (float) or requantized once (int8).  Every output element is written once.
+ * channels ci of w * x[.., mw + delta_w], each (t, ci) a "term" valid over a range of mw;
+ * float sums run term by term in that order from 0 (one FMA each), int8 sums are exact int32
+ * of (x - zx) times the int16 weight w - zw.  A row's terms are gathered (up to
+ * CONVT_DIRECT_TERMS at a time) and applied by the tier's flush: float with the sums of up to
+ * 64 positions in registers (AVX-512: edges under masks, two rows of a stencil sharing
+ * loads), int8 four terms per pass.  The W phase rows are then written into the output row
+ * with the bias (float; stride-1 rows are summed in place) or requantized once (int8).  Every
+ * output element is written once, and its sum never depends on where a task's range starts.
  */
 #ifndef CONVT_DIRECT_H
 #define CONVT_DIRECT_H
@@ -15,8 +20,8 @@
 #include "gemm.h"
 #include "requant.h"
 
-/* Pending terms of one accumulator row, at most this many (the float K-term pass keeps
- * their weights and pointers in a stack array). */
+/* Pending terms of one accumulator row, at most this many (a flush keeps their weights and
+ * pointers in stack arrays). */
 #define CONVT_DIRECT_TERMS 16
 /* W phases whose terms a direct task keeps from one row to the next */
 #define CONVT_DIRECT_KEEP 4
