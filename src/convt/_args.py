@@ -7,6 +7,7 @@ this module trusts its inputs.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import operator
@@ -240,15 +241,17 @@ def check_padding_mode(padding_mode: object, transposed: bool = True) -> str:
     return check_choice(padding_mode, PADDING_MODES, "padding_mode")
 
 
-def pad_input(xb: npt.NDArray[_S], lead: Sequence[int], trail: Sequence[int],
-              mode: str) -> npt.NDArray[_S]:
-    """Pad a batched (N, C, *spatial) input's spatial dimensions as PyTorch's ``F.pad`` does
-    for the convolution layers' ``padding_mode`` (values copied, so exact for quantized
-    integers too).  PyTorch refuses reflection by
-    ``>=`` the size and circular padding by more than it; so does this.  A padded copy too
-    large to allocate is an error naming the padding."""
-    sizes = xb.shape[2:]
-    padded = xb.shape[:2] + tuple(i + lo + hi for i, lo, hi in zip(sizes, lead, trail))
+# numpy.pad's (and dask.array.pad's) name of each non-zero ``padding_mode``
+NUMPY_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def check_mode_padding(shape: tuple[int, ...], lead: Sequence[int], trail: Sequence[int],
+                       mode: str) -> tuple[int, ...]:
+    """The shape of a batched (N, C, *spatial) input of ``shape`` padded by ``padding_mode``
+    ``mode``; an error when PyTorch would refuse the padding (reflection by ``>=`` the size,
+    circular by more than it) or the copy would be too large."""
+    sizes = shape[2:]
+    padded = tuple(shape[:2]) + tuple(i + lo + hi for i, lo, hi in zip(sizes, lead, trail))
     check_alloc(padded, f"input padded by padding_mode={mode!r} (padding {tuple(lead)} before, "
                         f"{tuple(trail)} after)")
     for a, (i, lo, hi) in enumerate(zip(sizes, lead, trail)):
@@ -257,8 +260,19 @@ def pad_input(xb: npt.NDArray[_S], lead: Sequence[int], trail: Sequence[int],
             raise ValueError(
                 f"padding_mode={mode!r} needs padding {bound} the input size in each "
                 f"dimension, got padding ({lo}, {hi}) for size {i} in spatial dimension {a} "
-                f"(input shape {xb.shape})")
-    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+                f"(input shape {tuple(shape)})")
+    return padded
+
+
+def pad_input(xb: npt.NDArray[_S], lead: Sequence[int], trail: Sequence[int],
+              mode: str) -> npt.NDArray[_S]:
+    """Pad a batched (N, C, *spatial) input's spatial dimensions as PyTorch's ``F.pad`` does
+    for the convolution layers' ``padding_mode`` (values copied, so exact for quantized
+    integers too).  PyTorch refuses reflection by
+    ``>=`` the size and circular padding by more than it; so does this.  A padded copy too
+    large to allocate is an error naming the padding."""
+    padded = check_mode_padding(xb.shape, lead, trail, mode)
+    np_mode = NUMPY_PAD_MODES[mode]
     widths = [(0, 0), (0, 0)] + list(zip(lead, trail))
     try:
         return np.pad(xb, widths, mode=np_mode)  # type: ignore[call-overload,no-any-return]
@@ -574,3 +588,139 @@ def output_padding_for_size(output_size: Any, nd: int, batched: bool,
 def pad3(t: tuple[int, ...], fill: int) -> tuple[int, int, int]:
     """Prefix an n-tuple (n <= 3) with ``fill`` to 3 entries (leading unit dimensions)."""
     return cast("tuple[int, int, int]", (fill,) * (3 - len(t)) + tuple(t))
+
+
+# ----------------------------------------------------------------------------- output blocks
+# A chunked convolution (convt.dask) computes each output block from the input slice that
+# feeds it, by the in-memory call with the padding chosen so that the block's outputs meet
+# exactly the (tap, input) pairs they meet in one call over the whole input, then a crop.
+@dataclass(frozen=True)
+class BlockSource:
+    """How to compute the output block ``[out_start, out_stop)`` (per spatial dimension) of a
+    convolution: convolve the input slice ``[in_start, in_stop)`` with ``geom`` (integer
+    padding, and its own ``output_padding`` when transposed); the block starts at ``crop`` in
+    that call's output."""
+
+    in_start: tuple[int, ...]
+    in_stop: tuple[int, ...]
+    geom: Geometry
+    crop: tuple[int, ...]
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def output_chunks(geom: Geometry, kernel: Sequence[int],
+                  in_chunks: Sequence[Sequence[int]]) -> tuple[tuple[int, ...], ...]:
+    """Chunk sizes of the output along each spatial dimension, for input chunk sizes
+    ``in_chunks``: each input chunk's times the stride (transposed) or divided by it, rounded
+    up (forward), the last grown or trimmed to the output's size (empty chunks dropped)."""
+    out_spatial = geom.output_spatial(tuple(sum(c) for c in in_chunks), kernel)
+    result = []
+    for chunks, s, size in zip(in_chunks, geom.stride, out_spatial):
+        starts = list(itertools.accumulate(chunks))[:-1]
+        cuts = [b * s if geom.transposed else _ceil_div(b, s) for b in starts]
+        bounds = [0] + [min(c, size) for c in cuts] + [size]
+        result.append(tuple(hi - lo for lo, hi in zip(bounds, bounds[1:]) if hi > lo))
+    return tuple(result)
+
+
+def block_source(geom: Geometry, kernel: Sequence[int], in_spatial: Sequence[int],
+                 out_start: Sequence[int], out_stop: Sequence[int]) -> BlockSource:
+    """Where the output block ``[out_start, out_stop)`` of the convolution ``geom`` of an
+    input of spatial size ``in_spatial`` comes from (see :class:`BlockSource`).
+
+    The slice holds every input the block's outputs meet (at least one input, so that the
+    call has something to convolve); zero padding lies only beyond the input's true borders.
+    """
+    if geom.transposed:
+        return _transposed_block_source(geom, kernel, in_spatial, out_start, out_stop)
+    axes = zip(geom.stride, geom.pads(kernel)[0], geom.dilation, kernel, in_spatial,
+               out_start, out_stop)
+    start, stop, pad, crop = zip(*(_forward_axis_source(*a) for a in axes))
+    return BlockSource(start, stop, replace(geom, padding=pad), crop)
+
+
+def _transposed_block_source(geom: Geometry, kernel: Sequence[int], in_spatial: Sequence[int],
+                             out_start: Sequence[int], out_stop: Sequence[int]) -> BlockSource:
+    """:func:`block_source` of a transposed convolution: the slice's output without padding
+    (``unpadded``) holds the block from row ``before`` on; the call's padding and
+    output_padding cut it down to the block, or as near as they can."""
+    unpadded = replace(geom, padding=(0,) * geom.nd, output_padding=(0,) * geom.nd)
+    room = [max(s, d) - 1 for s, d in zip(geom.stride, geom.dilation)]  # output_padding's
+
+    def unpadded_sizes(start: Sequence[int], stop: Sequence[int]) -> tuple[int, ...]:
+        return unpadded.output_spatial_unchecked([b - a for a, b in zip(start, stop)], kernel,
+                                                 unpadded.output_padding)
+
+    axes = zip(geom.stride, geom.padding, geom.dilation, kernel, in_spatial, out_start,
+               out_stop)
+    start, stop, before = zip(*(_transposed_axis_source(*a) for a in axes))
+    start, stop, before = zip(*(_transposed_align(*a) for a in zip(
+        start, stop, before, unpadded_sizes(start, stop), out_start, out_stop, geom.stride,
+        room, in_spatial)))
+    pad, extra, crop = zip(*(_transposed_crop(*a) for a in zip(
+        before, out_start, out_stop, unpadded_sizes(start, stop), room)))
+    return BlockSource(start, stop, replace(geom, padding=pad, output_padding=extra), crop)
+
+
+def _transposed_axis_source(stride: int, padding: int, dilation: int, kernel: int,
+                            size: int, o0: int, o1: int) -> tuple[int, int, int]:
+    """(first input, input stop, where the block starts in the slice's unpadded output) of
+    the transposed output block [o0, o1) along one dimension: input i's tap k lands on output
+    i*stride - padding + k*dilation."""
+    u0, u1 = o0 + padding, o1 + padding  # the block in the output before its padding is cut
+    first_feeding = _ceil_div(u0 - (kernel - 1) * dilation, stride)
+    # start at or before u0 // stride too: the slice's output then starts at or before u0
+    start = min(max(min(first_feeding, u0 // stride), 0), size - 1)
+    stop = min(max((u1 - 1) // stride + 1, start + 1), size)
+    return start, stop, u0 - start * stride
+
+
+def _transposed_align(start: int, stop: int, before: int, full: int, o0: int, o1: int,
+                      stride: int, room: int, size: int) -> tuple[int, int, int]:
+    """(start, stop, before) of a transposed slice along one dimension, widened by inputs
+    that feed no output of the block [o0, o1) so that symmetric padding and an output_padding
+    up to ``room`` make the call's output exactly the block: the rows to cut before the block
+    (``before``) must be at least those after it (``after``) and at most ``room`` more.  Each
+    input added before the slice adds ``stride`` rows before, each after it ``stride`` rows
+    after; at the input's borders the slice cannot widen (the block is then cropped from a
+    larger output)."""
+    after = full - before - (o1 - o0)
+    if before < after:
+        more = min(_ceil_div(after - before, stride), start)
+        start, before = start - more, before + more * stride
+    elif before - after > room:
+        stop += min(_ceil_div(before - after - room, stride), size - stop)
+    return start, stop, before
+
+
+def _transposed_crop(before: int, o0: int, o1: int, full: int,
+                     room: int) -> tuple[int, int, int]:
+    """(padding, output_padding, crop) of a slice's transposed call along one dimension whose
+    unpadded output has size ``full`` and holds the block [o0, o1) from row ``before`` on.
+
+    The padding cuts as much as it can of what precedes the block (and as much after it,
+    where an output_padding up to ``room`` gives back what the block needs): less computed,
+    less cropped.
+    """
+    length = o1 - o0
+    pad = min(before, full + room - before - length)
+    extra = max(0, before + length + pad - full)
+    return pad, extra, before - pad
+
+
+def _forward_axis_source(stride: int, lead: int, dilation: int, kernel: int, size: int,
+                         o0: int, o1: int) -> tuple[int, int, int, int]:
+    """(first input, input stop, symmetric padding, crop) of the forward output block
+    [o0, o1) along one dimension: output o's tap k reads input o*stride - lead + k*dilation."""
+    first = o0 * stride - lead
+    end = (o1 - 1) * stride - lead + (kernel - 1) * dilation + 1
+    start = min(max(first, 0), size - 1)
+    stop = max(min(end, size), start + 1)
+    # enough padding for the taps past the slice's end and before its start, and a whole
+    # number of strides from the block's first tap, so that an output of the call is it
+    pad = max(end - stop, start - first, 0)
+    pad += (start - first - pad) % stride
+    return start, stop, pad, (first - start + pad) // stride

@@ -27,5 +27,8 @@ ZeroPoint: TypeAlias = Union[int, np.integer[Any]]
 TorchTensor: TypeAlias = Any
 #: ``torch.nn.Module`` (torch is optional, so not imported).
 TorchModule: TypeAlias = Any
+#: ``dask.array.Array`` in the layers' ``apply_dask`` (dask is optional, so not imported).
+DaskArray: TypeAlias = Any
 
-__all__ = ["Size", "OutputSize", "RngLike", "Scale", "ZeroPoint", "TorchTensor", "TorchModule"]
+__all__ = ["Size", "OutputSize", "RngLike", "Scale", "ZeroPoint", "TorchTensor", "TorchModule",
+           "DaskArray"]

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _args, _engine, _torch
-from ._typing import OutputSize, RngLike, Size, TorchModule
+from ._typing import DaskArray, OutputSize, RngLike, Size, TorchModule
 from .functional import nan_where_zero_padding_meets_nonfinite, pack_weight, run
 
 __all__ = ["ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d", "Conv2d",
@@ -251,6 +251,38 @@ class _FloatLayer(LayerBase):
         if self._packed is None:
             self._packed = pack_weight(self._weight, self._engine_geom())
         return self._packed
+
+    def apply_dask(self, x: DaskArray, *, num_threads: int | None = None) -> DaskArray:
+        """Apply the layer to a float32 dask array, chunk by chunk, lazily (needs
+        ``pip install 'convt[dask]'``): :func:`convt.dask.conv_transpose2d` and the like with
+        this layer's weight, bias and hyper-parameters (a ``padding_mode`` other than
+        ``'zeros'`` pads the dask array the same way first).
+
+        Parameters
+        ----------
+        x : dask.array.Array
+            float32 ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``, any chunks.
+        num_threads : int, optional
+            OpenMP threads of each block; ``None``: the rule of :mod:`convt.dask`.
+
+        Returns
+        -------
+        dask.array.Array
+            float32, bitwise equal to ``self(x.compute())``.
+
+        Examples
+        --------
+        >>> import dask.array as da, numpy as np, convt
+        >>> m = convt.ConvTranspose1d(4, 2, 3, stride=2, rng=0)
+        >>> x = da.ones((1, 4, 10), dtype=np.float32, chunks=(1, 4, 5))
+        >>> y = m.apply_dask(x)
+        >>> y.chunks
+        ((1,), (2,), (10, 11))
+        >>> bool((y.compute(scheduler="sync") == m(np.ones((1, 4, 10), np.float32))).all())
+        True
+        """
+        from . import dask as convt_dask  # dask is an optional extra: imported when used
+        return convt_dask.apply_layer(self, x, num_threads)
 
     def extra_repr(self) -> str:
         return self._repr_fields(self._bias is not None)

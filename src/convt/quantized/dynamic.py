@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _args
-from .._typing import OutputSize, TorchModule, TorchTensor
+from .._typing import DaskArray, OutputSize, Scale, TorchModule, TorchTensor, ZeroPoint
 from ..modules import _FloatLayer
 from ..qtensor import quantize_per_tensor
 from ._dynamic_qparams import choose_qparams, effective_reduce_range
@@ -70,6 +70,16 @@ class _DynamicLayer(_QuantizedLayer):
 
     def __repr__(self) -> str:
         return f"DynamicQuantized{type(self).__name__}({self.extra_repr()})"
+
+    def apply_dask(self, x: DaskArray, *, input_scale: Scale, input_zero_point: ZeroPoint,
+                   num_threads: int | None = None) -> DaskArray:
+        """Not available: a dynamic layer quantizes its input with parameters from the whole
+        input's range, which no chunk knows.  Quantize the input (e.g. with a scale and zero
+        point from its range) and use the static layer's ``apply_dask``."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.apply_dask: a dynamically quantized layer picks its "
+            f"input's quantization from the whole input; quantize the dask array and use "
+            f"convt.quantized.{self._class_name()}.apply_dask")
 
     @classmethod
     def from_float(cls: type[_D], mod: _FloatLayer | TorchModule, *,  # type: ignore[override]

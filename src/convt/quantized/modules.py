@@ -10,7 +10,8 @@ import numpy.typing as npt
 
 from .. import _args, _engine, _torch
 from .. import modules as float_modules
-from .._typing import OutputSize, RngLike, Scale, Size, TorchModule, TorchTensor, ZeroPoint
+from .._typing import (DaskArray, OutputSize, RngLike, Scale, Size, TorchModule,
+                       TorchTensor, ZeroPoint)
 from ..modules import LayerBase, _FloatLayer, init_bound, init_weight, torch_hyper
 from ..qtensor import QTensor, _check_scale, _check_zero_point, quantize_per_channel, \
     quantize_per_tensor
@@ -277,6 +278,41 @@ class _QuantizedLayer(LayerBase):
                    p._bias, scale, zero_point, self.requant, self.out_channels,
                    out_spatial, out, num_threads, keep_apart=(p._weight.int_repr(), xb),
                    cache=p._consts)
+
+    def apply_dask(self, x: DaskArray, *, input_scale: Scale, input_zero_point: ZeroPoint,
+                   num_threads: int | None = None) -> DaskArray:
+        """Apply the layer to a uint8 dask array of activations quantized with
+        ``input_scale`` and ``input_zero_point``, chunk by chunk, lazily (needs
+        ``pip install 'convt[dask]'``): :func:`convt.dask.quantized.conv_transpose2d` and the
+        like with this layer's weight, bias, hyper-parameters, ``scale``, ``zero_point`` and
+        ``requant`` (a ``padding_mode`` other than ``'zeros'`` pads the dask array first).
+
+        Parameters
+        ----------
+        x : dask.array.Array
+            uint8 ``(N, C_in, *spatial)`` or unbatched ``(C_in, *spatial)``, any chunks.
+        input_scale, input_zero_point : float, int
+            The input's quantization.
+        num_threads : int, optional
+            OpenMP threads of each block; ``None``: the rule of :mod:`convt.dask`.
+
+        Returns
+        -------
+        dask.array.Array
+            The output's uint8 integers (quantized with ``scale``, ``zero_point``), bitwise
+            equal to ``self(QTensor(x.compute(), input_scale, input_zero_point)).int_repr()``.
+
+        Examples
+        --------
+        >>> import dask.array as da, numpy as np, convt
+        >>> m = convt.quantized.Conv1d(4, 2, 3, padding=1, rng=0)
+        >>> x = da.full((1, 4, 10), 7, dtype=np.uint8, chunks=(1, 4, 4))
+        >>> y = m.apply_dask(x, input_scale=0.1, input_zero_point=0)
+        >>> y.dtype, y.chunks
+        (dtype('uint8'), ((1,), (2,), (4, 4, 2)))
+        """
+        from ..dask import quantized as dask_quantized  # an optional extra: imported when used
+        return dask_quantized.apply_layer(self, x, input_scale, input_zero_point, num_threads)
 
     def extra_repr(self) -> str:
         return self._repr_fields(self.bias() is not None,
