@@ -38,10 +38,13 @@ _NO_README = [pytest.param(0, marks=pytest.mark.skip(reason="no README.md beside
 @pytest.mark.parametrize("i", range(len(_readme_blocks())) or _NO_README)
 def test_readme_python_blocks_run(i, tmp_path, monkeypatch):
     """Every ```python block of the README runs as written (the torch ones where torch is
-    installed), in a scratch directory."""
+    installed, the dask ones where dask and zarr are), in a scratch directory."""
     block = _readme_blocks()[i]
     if "import torch" in block:
         pytest.importorskip("torch")
+    if "import dask" in block:
+        pytest.importorskip("dask")
+        pytest.importorskip("zarr")
     monkeypatch.chdir(tmp_path)
     import warnings
     with warnings.catch_warnings():

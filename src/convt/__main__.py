@@ -1,4 +1,5 @@
-"""The ``python -m convt`` command line: ``bench`` (the benchmark), ``info`` (the build) and
+"""The ``python -m convt`` command line: ``bench`` (the benchmark), ``info`` (the build),
+``upsample`` (a zarr volume through a transposed convolution, chunk by chunk) and
 ``--version``."""
 
 import argparse
@@ -36,6 +37,7 @@ def info():
 def parser():
     """The top-level parser.  ``bench`` takes no arguments here: everything after it goes to
     :func:`convt._bench.main`, which has its own parser (and ``--help``)."""
+    from . import _upsample
     from ._version import __version__
     ap = argparse.ArgumentParser(
         prog="python -m convt",
@@ -51,6 +53,7 @@ def parser():
         "info", help="describe this build: version, ISA tiers and kernels, OpenMP and threads",
         description="Describe this build: version, ISA tiers and kernels, OpenMP and threads, "
                     "compiler flags.")
+    _upsample.add_parser(sub)
     return ap
 
 
@@ -72,6 +75,9 @@ def main(argv=None):
     if args.command == "info":
         info()
         return 0
+    if args.command == "upsample":
+        from . import _upsample
+        return _upsample.run(args)
     ap.print_help()
     return 0
 
