@@ -605,6 +605,10 @@ class BlockSource:
     in_stop: tuple[int, ...]
     geom: Geometry
     crop: tuple[int, ...]
+    # The call's output size, when it is exactly the block's (the engine is then run with
+    # ``geom``'s padding as the offset of the block's first output, see exact_block_source);
+    # None: the in-memory call's own output size.
+    out_spatial: tuple[int, ...] | None = None
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -640,6 +644,38 @@ def block_source(geom: Geometry, kernel: Sequence[int], in_spatial: Sequence[int
                out_start, out_stop)
     start, stop, pad, crop = zip(*(_forward_axis_source(*a) for a in axes))
     return BlockSource(start, stop, replace(geom, padding=pad), crop)
+
+
+def exact_block_source(geom: Geometry, kernel: Sequence[int], in_spatial: Sequence[int],
+                       out_start: Sequence[int], out_stop: Sequence[int]) -> BlockSource | None:
+    """Where the output block ``[out_start, out_stop)`` comes from when the engine computes
+    exactly the block: the input slice of every input the block's outputs meet, and the
+    block's first output as the padding (leading offset) of the call, ``geom`` with it
+    (``out_spatial`` the block's size, no crop).  Taps outside the slice are then outside the
+    whole input too, so each output meets the (tap, input) pairs of one call over the whole
+    input.  None where the offset would be negative (a forward block reading only padding)."""
+    start, stop, lead = [], [], []
+    for a, (o0, o1, size, k) in enumerate(zip(out_start, out_stop, in_spatial, kernel)):
+        s, d = geom.stride[a], geom.dilation[a]
+        if geom.transposed:  # output o = i*s - p + k*d
+            p = cast("tuple[int, ...]", geom.padding)[a]
+            first = min(_ceil_div(o0 + p - (k - 1) * d, s), (o0 + p) // s)
+            i0 = min(max(first, 0), size - 1)
+            i1 = max(min(size, (o1 - 1 + p) // s + 1), i0 + 1)
+            off = o0 + p - i0 * s
+        else:  # input i = o*s - lead + k*d
+            first = o0 * s - geom.pads(kernel)[0][a]
+            i0 = max(first, 0)
+            i1 = min(size, (o1 - 1) * s + first - o0 * s + (k - 1) * d + 1)
+            off = i0 - first
+            if i0 >= size or i1 <= i0:
+                return None
+        start.append(i0)
+        stop.append(i1)
+        lead.append(off)
+    exact = replace(geom, padding=tuple(lead), output_padding=(0,) * geom.nd)
+    return BlockSource(tuple(start), tuple(stop), exact, (0,) * geom.nd,
+                       tuple(b - a for a, b in zip(out_start, out_stop)))
 
 
 def _transposed_block_source(geom: Geometry, kernel: Sequence[int], in_spatial: Sequence[int],

@@ -94,9 +94,7 @@ def nan_where_zero_padding_meets_nonfinite(y: npt.NDArray[np.float32], batched: 
     skips taps outside the input) never computes it.  Output o of channel co is NaN when a
     tap k whose weights w[co, :, k] are not all finite reads outside the input in some
     dimension: per dimension i = o*stride - lead + k*dilation."""
-    lead, trail = geom.pads(w.shape[2:])
-    if not any(lead) and not any(trail):  # every tap inside the input
-        return
+    lead = geom.pads(w.shape[2:])[0]
     yb = y if batched else y[None]
     bad = np.asarray(~np.isfinite(w).all(axis=1))  # (C_out, *kernel)
     out_sp = yb.shape[2:]

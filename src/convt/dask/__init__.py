@@ -50,7 +50,7 @@ try:
 except ImportError as e:  # an optional extra
     raise ImportError("convt.dask needs dask: pip install 'convt[dask]'") from e
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -67,17 +67,47 @@ __all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "conv1d",
            "conv3d", "quantized"]
 
 
+class PackCache:
+    """Packed weights per geometry, kept by a block op between its tasks (blocks differ only
+    in the offset of their first output, so a few packs serve them all).  Not pickled: a
+    worker process packs for itself."""
+
+    def __init__(self) -> None:
+        self.packs: dict[_args.Geometry, Any] = {}
+
+    def get(self, geom: _args.Geometry, pack: Any) -> Any:
+        hit = self.packs.get(geom)
+        if hit is None:  # two threads may both pack: the same result, kept once
+            hit = self.packs.setdefault(geom, pack())
+        return hit
+
+    def __reduce__(self) -> tuple[type[PackCache], tuple[()]]:
+        return PackCache, ()
+
+
 @dataclass(frozen=True, eq=False)
 class FloatBlock:
-    """One block's in-memory float32 call (:mod:`convt.functional`): the checked weight and
-    bias, the geometry given per block."""
+    """One block's float32 call (:mod:`convt.functional`): the checked weight and bias, the
+    geometry given per block."""
 
     nd: int
     weight: npt.NDArray[np.float32]
     bias: npt.NDArray[np.float32] | None
+    packs: PackCache = field(default_factory=PackCache)
 
     def __call__(self, region: npt.NDArray[Any], geom: _args.Geometry,
-                 num_threads: int | None) -> npt.NDArray[np.float32]:
+                 num_threads: int | None,
+                 out_spatial: tuple[int, ...] | None = None) -> npt.NDArray[np.float32]:
+        if out_spatial is not None:  # the engine, on exactly the block
+            w = self.weight
+            packed = self.packs.get(geom, lambda: functional.pack_weight(w, geom))
+            cout = w.shape[1] * geom.groups if geom.transposed else w.shape[0]
+            y = functional.run(packed, region, True, self.bias, cout, out_spatial, None,
+                               num_threads)
+            if not geom.transposed and not np.isfinite(w).all():
+                functional.nan_where_zero_padding_meets_nonfinite(y, True, w, geom,
+                                                                  region.shape[2:])
+            return y
         if geom.transposed:
             fn = getattr(functional, f"conv_transpose{self.nd}d")
             y = fn(region, self.weight, self.bias, geom.stride, geom.padding,

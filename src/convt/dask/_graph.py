@@ -27,10 +27,13 @@ Piece = tuple[tuple[slice, ...], tuple[slice, ...]]
 
 
 class BlockOp(Protocol):
-    """The in-memory convolution of one gathered input slice, by ``geom``."""
+    """The convolution of one gathered input slice by ``geom``: the in-memory call, or with
+    ``out_spatial`` the engine's output of exactly that size (``geom.padding`` the offset of
+    its first output, see :func:`convt._args.exact_block_source`)."""
 
     def __call__(self, region: npt.NDArray[Any], geom: _args.Geometry,
-                 num_threads: int | None) -> npt.NDArray[Any]: ...
+                 num_threads: int | None,
+                 out_spatial: tuple[int, ...] | None = None) -> npt.NDArray[Any]: ...
 
 
 def check_input(x: object, nd: int, dtype: type[np.generic],
@@ -98,11 +101,14 @@ def block_plans(geom: _args.Geometry, kernel: tuple[int, ...],
     for index in itertools.product(*(range(len(c)) for c in out_chunks)):
         start = tuple(b[j] for b, j in zip(out_bounds, index))
         stop = tuple(b[j + 1] for b, j in zip(out_bounds, index))
-        src = _args.block_source(geom, kernel, in_spatial, start, stop)
+        # exactly the block where the engine can (no output computed to be cropped: a block
+        # one output longer can cost a third more), else the in-memory call and a crop
+        src = (_args.exact_block_source(geom, kernel, in_spatial, start, stop)
+               or _args.block_source(geom, kernel, in_spatial, start, stop))
         chunk_ids, pieces = _pieces(in_bounds, src.in_start, src.in_stop)
         region = tuple(b - a for a, b in zip(src.in_start, src.in_stop))
         crop = tuple(slice(c, c + b - a) for c, a, b in zip(src.crop, start, stop))
-        yield index, BlockPlan(src.geom, region, pieces, crop), chunk_ids
+        yield index, BlockPlan(src.geom, region, pieces, crop, src.out_spatial), chunk_ids
 
 
 @dataclass(frozen=True)
@@ -115,13 +121,14 @@ class BlockPlan:
     region: tuple[int, ...]
     pieces: list[Piece]
     crop: tuple[slice, ...]
+    out_spatial: tuple[int, ...] | None  # the engine's exact output (see BlockOp)
 
 
 def run_block(op: BlockOp, plan: BlockPlan, chunks: list[npt.NDArray[Any]],
               num_threads: int | None) -> npt.NDArray[Any]:
     """One output block: its input slice gathered from ``chunks``, convolved, cropped."""
     region = gather(plan.region, plan.pieces, chunks)
-    y = op(region, plan.geom, task_threads(num_threads))
+    y = op(region, plan.geom, task_threads(num_threads), plan.out_spatial)
     # a view: what stores or concatenates the blocks copies it anyway
     return y[(slice(None), slice(None)) + plan.crop]
 

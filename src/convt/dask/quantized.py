@@ -10,7 +10,7 @@ activations (what ``QTensor.int_repr()`` holds) with their ``input_scale`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
@@ -21,7 +21,7 @@ from .. import _args
 from .._typing import Scale, Size, ZeroPoint
 from ..qtensor import QTensor, _check_scale, _check_zero_point
 from ..quantized import functional as qfunctional
-from . import frozen, padded_for_layer
+from . import PackCache, frozen, padded_for_layer
 from ._graph import check_input, convolve, pad_by_mode
 
 if TYPE_CHECKING:  # convt.quantized.modules imports convt.dask in its methods
@@ -62,10 +62,23 @@ class QuantizedBlock:
     weight: QTensor
     bias: npt.NDArray[np.float32] | None
     q: Quantization
+    packs: PackCache = field(default_factory=PackCache)
+    consts: dict[Any, Any] = field(default_factory=dict)  # requantization constants
 
     def __call__(self, region: npt.NDArray[Any], geom: _args.Geometry,
-                 num_threads: int | None) -> npt.NDArray[np.uint8]:
+                 num_threads: int | None,
+                 out_spatial: tuple[int, ...] | None = None) -> npt.NDArray[np.uint8]:
         q = self.q
+        if out_spatial is not None:  # the engine, on exactly the block
+            w, sw, zw = qfunctional.check_qweight(self.weight, self.nd, geom.groups,
+                                                  region.shape[1], geom.transposed)
+            packed = self.packs.get(geom, lambda: qfunctional.pack_weight(w, zw, geom))
+            cout = w.shape[1] * geom.groups if geom.transposed else w.shape[0]
+            y = qfunctional.run(packed, region, True, q.input_scale, q.input_zero_point, sw,
+                                self.bias, q.scale, q.zero_point, q.requant, cout,
+                                out_spatial, None, num_threads, cache=self.consts)
+            block: npt.NDArray[np.uint8] = y.int_repr()
+            return block
         x = QTensor(region, q.input_scale, q.input_zero_point)
         out = dict(scale=q.scale, zero_point=q.zero_point, requant=q.requant,
                    num_threads=num_threads)
