@@ -68,7 +68,7 @@ X_SCALE, W_SCALE, Y_SCALE, Y_ZERO = 0.01, 0.002, 0.05, 128
 
 
 def systems(case: Case, threads: int,
-            chunk: int) -> tuple[dict[str, Callable[[], Any]], Callable[[], Any]]:
+            chunk: tuple[int, int, int]) -> tuple[dict[str, Callable[[], Any]], Callable[[], Any]]:
     """The timed callables (``single``, ``dask``, ``dask compute``) of ``case``, and a check
     that ``dask`` stored what ``single`` computes."""
     rng = np.random.default_rng(0)
@@ -77,7 +77,7 @@ def systems(case: Case, threads: int,
     w = (rng.standard_normal((case.cin, case.cout) + (case.kernel,) * 3, dtype=np.float32)
          * 0.05)
     b = rng.standard_normal(case.cout, dtype=np.float32)
-    chunks = (1, case.cin) + (chunk,) * 3
+    chunks = (1, case.cin) + chunk
     if case.quantized:
         x = rng.integers(0, 128, shape, dtype=np.uint8)
         qx = convt.QTensor(x, X_SCALE, 0)
@@ -132,17 +132,28 @@ def median_seconds(timed: dict[str, Callable[[], Any]], reps: int) -> dict[str, 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _chunk(text: str) -> tuple[int, int, int]:
+    """``--chunk``: ``C`` (C^3) or ``D,H,W``."""
+    sizes = tuple(int(v) for v in text.split(","))
+    if len(sizes) == 1:
+        sizes *= 3
+    if len(sizes) != 3 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--chunk wants C or D,H,W (positive), got {text!r}")
+    return sizes  # type: ignore[return-value]
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=2,
                     help="threads of the single call and dask workers (default: 2)")
-    ap.add_argument("--chunk", type=int, default=32,
-                    help="the dask input's spatial chunk size along each axis (default: 32)")
+    ap.add_argument("--chunk", type=_chunk, default=(32, 32, 32),
+                    help="the dask input's spatial chunk size: one size for every axis, or "
+                         "D,H,W (default: 32; 16,64,64 gives slabs whole in H and W)")
     ap.add_argument("--reps", type=int, default=7, help="timed calls per system (default: 7)")
     ap.add_argument("--json", metavar="PATH", help="also write the results to PATH")
     args = ap.parse_args(argv)
     print(f"convt {convt.__version__}, ISA {convt.isa()[0]}, dask {dask.__version__}; "
-          f"{args.threads} threads / dask workers, input chunks {args.chunk}^3 spatially, "
+          f"{args.threads} threads / dask workers, input chunks {'x'.join(map(str, args.chunk))} spatially, "
           f"median of {args.reps}")
     rows = []
     for case in CASES:
