@@ -405,6 +405,12 @@ convt_f32_terms_fma_impl(float *acc, const convt_direct_terms *T, int64_t m0, in
 }
 #endif
 
+/* Kept float terms moved to the next row: every input pointer `step` elements on. */
+static CONVT_ALWAYS_INLINE void convt_terms_advance(convt_direct_terms *T, int64_t step)
+{
+    for (int k = 0; k < T->n; ++k) T->x[k] = (const float *)T->x[k] + step;
+}
+
 /* The least c with T's term i + c reading `step` elements after term i for every i (the
  * next output row's term i reads what this row's term i + c does); T->n when there is none. */
 static int convt_next_row_shift(const convt_direct_terms *T, int64_t step)
@@ -522,7 +528,7 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                 mh * ish + hmax[i] < IH) {
                 convt_direct_terms *K = &kept[i];
                 const int64_t step = ish * IW;
-                for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + step;
+                convt_terms_advance(K, step);
                 kept_row[i] = row;
                 /* the next row too, in place, when it is this task's and its taps are valid */
                 if (in_place && nw == 1 && row + 1 < task[CONVT_D_ROW1] && mh + 1 < Mh &&
@@ -530,10 +536,10 @@ convt_direct_task_impl(const int q8, const convt_geom *G, const convt_phase *pha
                     float *a1 = (float *)(orow + sh * OW * 4) + m0;
                     if (f32_terms2) {
                         f32_terms2((float *)a, a1, K, step, kept_c[i], m0, mend - m0, 1, b);
-                        for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + step;
+                        convt_terms_advance(K, step);
                     } else {
                         f32_terms((float *)a, K, m0, mend - m0, 1, 1, b);
-                        for (int k = 0; k < K->n; ++k) K->x[k] = (const float *)K->x[k] + step;
+                        convt_terms_advance(K, step);
                         f32_terms(a1, K, m0, mend - m0, 1, 1, b);
                     }
                     kept_row[i] = ++row;

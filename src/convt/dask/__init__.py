@@ -51,6 +51,7 @@ except ImportError as e:  # an optional extra
     raise ImportError("convt.dask needs dask: pip install 'convt[dask]'") from e
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,6 +96,11 @@ class FloatBlock:
     bias: npt.NDArray[np.float32] | None
     packs: PackCache = field(default_factory=PackCache)
 
+    @cached_property
+    def finite(self) -> bool:
+        """Whether every weight is finite (checked once, not per block)."""
+        return bool(np.isfinite(self.weight).all())
+
     def __call__(self, region: npt.NDArray[Any], geom: _args.Geometry,
                  num_threads: int | None,
                  out_spatial: tuple[int, ...] | None = None) -> npt.NDArray[np.float32]:
@@ -104,7 +110,7 @@ class FloatBlock:
             cout = w.shape[1] * geom.groups if geom.transposed else w.shape[0]
             y = functional.run(packed, region, True, self.bias, cout, out_spatial, None,
                                num_threads)
-            if not geom.transposed and not np.isfinite(w).all():
+            if not geom.transposed and not self.finite:
                 functional.nan_where_zero_padding_meets_nonfinite(y, True, w, geom,
                                                                   region.shape[2:])
             return y

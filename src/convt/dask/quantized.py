@@ -11,7 +11,7 @@ activations (what ``QTensor.int_repr()`` holds) with their ``input_scale`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import dask.array as da
 import numpy as np
@@ -77,8 +77,7 @@ class QuantizedBlock:
             y = qfunctional.run(packed, region, True, q.input_scale, q.input_zero_point, sw,
                                 self.bias, q.scale, q.zero_point, q.requant, cout,
                                 out_spatial, None, num_threads, cache=self.consts)
-            block: npt.NDArray[np.uint8] = y.int_repr()
-            return block
+            return cast("npt.NDArray[np.uint8]", y.int_repr())
         x = QTensor(region, q.input_scale, q.input_zero_point)
         out = dict(scale=q.scale, zero_point=q.zero_point, requant=q.requant,
                    num_threads=num_threads)
